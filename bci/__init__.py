@@ -1,0 +1,37 @@
+"""bci-runtime: a real-time, closed-loop brain-computer-interface runtime.
+
+``import bci`` is light on purpose: it never imports torch, so the live decode path
+stays small and fast. Training and stimulus optimization import torch themselves.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    BCIError,
+    ConfigError,
+    DecoderError,
+    DeviceError,
+    RecordingError,
+    SafetyError,
+    StimulusError,
+    StreamError,
+)
+from ._types import Chunk, Decision, Marker, StreamSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BCIError",
+    "Chunk",
+    "ConfigError",
+    "Decision",
+    "DecoderError",
+    "DeviceError",
+    "Marker",
+    "RecordingError",
+    "SafetyError",
+    "StimulusError",
+    "StreamError",
+    "StreamSpec",
+    "__version__",
+]

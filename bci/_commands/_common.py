@@ -1,0 +1,65 @@
+"""Helpers shared by the subcommands: logging set-up and error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+
+import typer
+
+from .._errors import BCIError, ConfigError
+
+logger = logging.getLogger("bci")
+
+
+class LogLevel(StrEnum):
+    """Logging levels accepted by ``--log-level``."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+LOG_LEVEL_OPTION = typer.Option(LogLevel.info, "--log-level", help="Logging verbosity.", case_sensitive=False)
+
+
+def setup_logging(level: str | LogLevel = "info") -> None:
+    """Configure the root logger once (the library itself only logs)."""
+    logging.basicConfig(
+        level=getattr(logging, str(level).upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
+    for noisy in ("amqtt", "transitions", "matplotlib", "PIL", "numba"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn our errors into a one-paragraph message and a non-zero exit code.
+
+    Config errors exit 2 (like a usage error), every other :class:`BCIError` exits 1.
+    """
+    try:
+        yield
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except BCIError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def not_built(name: str, issue: str) -> Callable[..., None]:
+    """A placeholder for a subcommand that does not exist yet: it says so and exits 1."""
+
+    def command() -> None:
+        typer.echo(f"bci {name}: not built yet ({issue}).", err=True)
+        raise typer.Exit(1)
+
+    command.__doc__ = f"(not built yet) {issue}"
+    return command

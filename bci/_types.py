@@ -1,0 +1,118 @@
+"""Messages that flow through the runtime: chunks of samples, markers and decisions.
+
+Arrays are ``(n_channels, n_times)``; timestamps are float64 seconds on the LSL clock
+(``pylsl.local_clock()``), never wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """Description of one stream, as carried in its LSL ``StreamInfo``.
+
+    Parameters
+    ----------
+    name, stype, source_id : str
+        LSL name, type (``"EEG"``, ``"EMG"``, ``"Markers"``...) and source id.
+    sfreq : float
+        Nominal sampling rate in Hz; ``0.0`` for irregular streams such as markers.
+    ch_names, ch_types, units : tuple of str
+        Per-channel label, type (``"eeg"``, ``"emg"``, ``"misc"``...) and unit.
+    dtype : str
+        Sample format: ``"float32"``, ``"float64"``, ``"int32"``, ``"string"``...
+    manufacturer : str
+        Free text stored in the stream description.
+    """
+
+    name: str
+    stype: str
+    source_id: str
+    sfreq: float
+    ch_names: tuple[str, ...]
+    ch_types: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    dtype: str = "float32"
+    manufacturer: str = ""
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels."""
+        return len(self.ch_names)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A block of samples from one stream.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times), float32
+    timestamps : ndarray, shape (n_times,), float64
+        LSL-clock time of every sample.
+    spec : StreamSpec
+        The stream the samples came from.
+    seq : int
+        Index of the first sample since the stream started; ``seq + n_times`` is
+        the next chunk's ``seq`` unless samples were lost.
+    t_pull : float
+        LSL-clock time at which the runtime had the chunk in hand.
+    """
+
+    data: np.ndarray
+    timestamps: np.ndarray
+    spec: StreamSpec
+    seq: int = 0
+    t_pull: float = float("nan")
+
+    @property
+    def n_times(self) -> int:
+        """Number of samples in the chunk."""
+        return int(self.data.shape[1])
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A timestamped event: a stimulus onset, a cue, a gap, a clamp by the safety limiter."""
+
+    timestamp: float
+    value: str
+    stream: str = ""
+
+
+@dataclass
+class Decision:
+    """One decoder output with the stage stamps of ``DESIGN.md`` section 2.
+
+    Parameters
+    ----------
+    values : ndarray
+        Class probabilities or continuous outputs.
+    label : str | None
+        The emitted label after post-processing, or ``None`` when nothing passed the
+        threshold/dwell rules.
+    window : tuple of float
+        LSL-clock timestamps of the first and last sample of the decoded window.
+    model_id : str
+        Identifier of the decoder that produced it.
+    stamps : dict of str to float
+        ``t_sample``, ``t_pull``, ``t_decoded``, ``t_published`` (LSL clock).
+    seq : int
+        Running decision counter.
+    """
+
+    values: np.ndarray
+    label: str | None
+    window: tuple[float, float]
+    model_id: str
+    stamps: dict[str, float] = field(default_factory=dict)
+    seq: int = 0
+
+    @property
+    def latency(self) -> float:
+        """Decision latency ``t_published - t_sample`` in seconds (NaN until published)."""
+        return self.stamps.get("t_published", float("nan")) - self.stamps.get("t_sample", float("nan"))

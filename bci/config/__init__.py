@@ -1,0 +1,47 @@
+"""Session configuration: YAML parsed once into frozen, validated pydantic models."""
+
+from __future__ import annotations
+
+from ._base import ConfigModel
+from ._load import load_config, load_yaml, parse_config
+from ._runtime import (
+    BudgetConfig,
+    DecoderConfig,
+    LSLOutputConfig,
+    MQTTOutputConfig,
+    OutputsConfig,
+    PostprocessConfig,
+    PreprocessConfig,
+    RecordingConfig,
+    WindowConfig,
+)
+from ._session import SessionConfig
+from ._sources import (
+    BrainFlowSourceConfig,
+    LSLSourceConfig,
+    ReplaySourceConfig,
+    SimulatedSourceConfig,
+    SourceConfig,
+)
+
+__all__ = [
+    "BrainFlowSourceConfig",
+    "BudgetConfig",
+    "ConfigModel",
+    "DecoderConfig",
+    "LSLOutputConfig",
+    "LSLSourceConfig",
+    "MQTTOutputConfig",
+    "OutputsConfig",
+    "PostprocessConfig",
+    "PreprocessConfig",
+    "RecordingConfig",
+    "ReplaySourceConfig",
+    "SessionConfig",
+    "SimulatedSourceConfig",
+    "SourceConfig",
+    "WindowConfig",
+    "load_config",
+    "load_yaml",
+    "parse_config",
+]

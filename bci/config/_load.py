@@ -1,0 +1,89 @@
+"""Parse YAML once, at the edge, into frozen models; report every problem with its key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .._errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _key_path(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "<root>"
+
+
+def problems_from(exc: ValidationError) -> list[tuple[str, object, str]]:
+    """Turn a pydantic error into ``(key_path, bad_value, what_is_allowed)`` triples."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        # Drop the discriminator tag pydantic inserts for tagged unions (sources[0].simulated.x).
+        if err["type"] != "union_tag_invalid":
+            loc = tuple(p for i, p in enumerate(loc) if not (i > 0 and isinstance(loc[i - 1], int) and p in {"simulated", "brainflow", "lsl", "replay"}))
+        if err["type"] == "missing":
+            value: object = "<missing>"
+            allowed = "this key is required"
+        elif err["type"] == "extra_forbidden":
+            value = err.get("input")
+            allowed = "unknown key; remove it or check its spelling"
+        else:
+            value = err.get("input")
+            allowed = err["msg"]
+        out.append((_key_path(loc), value, allowed))
+    return out
+
+
+def parse_config(data: object, model: type[M], source: str = "<config>") -> M:
+    """Validate a mapping against ``model``.
+
+    Raises
+    ------
+    ConfigError
+        With one entry in ``problems`` per invalid key.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, got {type(data).__name__}",
+            [("<root>", data, "a mapping")],
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_from(exc)
+        lines = "\n".join(f"  {k}: {v!r} -> {why}" for k, v, why in problems)
+        raise ConfigError(f"{source}: {len(problems)} problem(s)\n{lines}", problems) from None
+
+
+def load_yaml(path: str | Path) -> object:
+    """Read a YAML file, turning I/O and syntax errors into :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def load_config(path: str | Path, model: type[M] | None = None) -> M:
+    """Load a YAML file into a frozen config model (a :class:`SessionConfig` by default)."""
+    if model is None:
+        from ._session import SessionConfig
+
+        model = SessionConfig  # type: ignore[assignment]
+    return parse_config(load_yaml(path), model, source=str(path))  # type: ignore[arg-type]

@@ -1,0 +1,36 @@
+"""The top-level session configuration."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ._base import ConfigModel
+from ._runtime import (
+    BudgetConfig,
+    DecoderConfig,
+    OutputsConfig,
+    PostprocessConfig,
+    PreprocessConfig,
+    RecordingConfig,
+    WindowConfig,
+)
+from ._sources import SimulatedSourceConfig, SourceConfig
+
+
+class SessionConfig(ConfigModel):
+    """A whole session: sources -> preprocess -> window -> decoder -> postprocess -> outputs."""
+
+    name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$", description="Session name (MQTT topics, file names).")
+    duration: float | None = Field(None, gt=0, description="Stop after N seconds; null runs until Ctrl-C.")
+    sources: list[SourceConfig] = Field(
+        default_factory=lambda: [SimulatedSourceConfig()],
+        min_length=1,
+        description="Signal sources; the first one is decoded.",
+    )
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    window: WindowConfig = Field(default_factory=WindowConfig)
+    decoder: DecoderConfig = Field(default_factory=DecoderConfig)
+    postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install bci-runtime into .venv/ at the repository root, with the system packages it needs.
+# Idempotent: a second run only checks. Usage: bash tools/install.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "install: Python 3.11 or newer is needed (found $("$PY" --version 2>&1))." >&2; exit 1; }
+
+# System packages: mosquitto (MQTT broker used by the tests), Xvfb + Mesa (PsychoPy without a screen).
+apt_pkgs=(mosquitto mosquitto-clients xvfb xauth libgl1-mesa-dri libglu1-mesa)
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=none; fi
+  if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null; then
+    echo "install: please install these system packages yourself: ${missing[*]}" >&2
+    echo "install: (continuing: the runtime works without them; the MQTT and display tests will not)" >&2
+  else
+    echo "install: apt-get install ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+stamp=.venv/.bci-installed
+want=$(cat pyproject.toml tools/install.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "install: .venv is up to date"
+  exit 0
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip<26"
+echo "install: pip install -e .[test] (first run: a few minutes)"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# PsychoPy without its psychtoolbox/Qt dependency tree (it pins numpy<2.4): see GOTCHAS.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "psychopy==2026.2.5"
+# braindecode imports torchaudio, and PyPI's newest torchaudio (2.11) carries C++ extensions built
+# against torch 2.11 that fail to load beside torch 2.13. Without them torchaudio imports in its
+# pure-Python mode, which is all braindecode's encoders need.
+if ! .venv/bin/python -c "import torchaudio" >/dev/null 2>&1; then
+  echo "install: torchaudio's compiled extension does not match torch; using its pure-Python mode"
+  rm -f .venv/lib/python3*/site-packages/torchaudio/lib/*.so
+  .venv/bin/python -c "import torchaudio, braindecode.models" >/dev/null
+fi
+echo "$want" > "$stamp"
+echo "install: done. Try: .venv/bin/bci --help"
