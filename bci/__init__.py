@@ -16,7 +16,7 @@ from ._errors import (
     StimulusError,
     StreamError,
 )
-from ._types import Chunk, Decision, Marker, StreamSpec
+from ._types import Chunk, Decision, Marker, Recording, Signal, StreamSpec
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,8 @@ __all__ = [
     "Marker",
     "RecordingError",
     "SafetyError",
+    "Recording",
+    "Signal",
     "StimulusError",
     "StreamError",
     "StreamSpec",

@@ -116,3 +116,42 @@ class Decision:
     def latency(self) -> float:
         """Decision latency ``t_published - t_sample`` in seconds (NaN until published)."""
         return self.stamps.get("t_published", float("nan")) - self.stamps.get("t_sample", float("nan"))
+
+
+@dataclass
+class Signal:
+    """A whole recorded stream held in memory.
+
+    Parameters
+    ----------
+    spec : StreamSpec
+        What the stream is (name, type, channels, rate).
+    data : ndarray, shape (n_channels, n_times)
+        Samples (microvolts for EEG/EMG wherever the source says so).
+    timestamps : ndarray, shape (n_times,), float64
+        LSL-clock (or file-clock) time of every sample.
+    """
+
+    spec: StreamSpec
+    data: np.ndarray
+    timestamps: np.ndarray
+
+
+@dataclass
+class Recording:
+    """Every stream of one file: the result of ``devices.read_recording``.
+
+    Parameters
+    ----------
+    path : str
+        The file it was read from.
+    signals : list of Signal
+        Numeric streams (EEG, EMG, ACC...).
+    markers : list of Marker
+        Events of every marker stream, annotation or status channel, sorted by time;
+        ``Marker.stream`` names the stream they came from.
+    """
+
+    path: str
+    signals: list[Signal] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._base import ConfigModel
+from ._closed_loop import ClosedLoopConfig
 from ._load import load_config, load_yaml, parse_config
 from ._runtime import (
     BudgetConfig,
@@ -27,6 +28,7 @@ from ._sources import (
 __all__ = [
     "BrainFlowSourceConfig",
     "BudgetConfig",
+    "ClosedLoopConfig",
     "ConfigModel",
     "DecoderConfig",
     "LSLOutputConfig",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ._base import ConfigModel
+from ._closed_loop import ClosedLoopConfig
 from ._runtime import (
     BudgetConfig,
     DecoderConfig,
@@ -34,3 +35,6 @@ class SessionConfig(ConfigModel):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    closed_loop: ClosedLoopConfig | None = Field(
+        None, description="Closed-loop stimulus optimization; null for a decode-only session."
+    )
