@@ -1,0 +1,1 @@
+"""The real-time runtime: processing steps, statistics and the asyncio engine."""

@@ -1,0 +1,170 @@
+"""Fixtures of the runtime tests: tiny ONNX decoders exported from torch, a real mosquitto."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SIM_MONTAGE = [
+    "Fp1",
+    "Fp2",
+    "F3",
+    "F4",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P3",
+    "Pz",
+    "P4",
+    "POz",
+    "O1",
+    "Oz",
+    "O2",
+]
+SIM_CLASSES = ["ssvep_8.0", "ssvep_10.0", "ssvep_12.0", "ssvep_15.0", "rest"]
+
+
+def export_tiny_onnx(
+    path: Path,
+    n_channels: int = 16,
+    n_times: int = 250,
+    sfreq: float = 250.0,
+    ch_names: list[str] | None = None,
+    classes: list[str] | None = None,
+    seed: int = 0,
+) -> Path:
+    """Export a small torch network (conv -> pool -> linear -> softmax) under the decoder contract."""
+    import onnx
+    import torch
+
+    classes = classes or SIM_CLASSES
+    ch_names = ch_names or (
+        SIM_MONTAGE if n_channels == 16 else [f"ch{i}" for i in range(n_channels)]
+    )
+    gen = torch.Generator().manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Conv1d(n_channels, 8, 25, stride=5),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool1d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, len(classes)),
+        torch.nn.Softmax(-1),
+    )
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+    net.eval()
+    example = torch.zeros(2, n_channels, n_times)
+    with warnings.catch_warnings():  # the legacy exporter is deprecated but 40x faster here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            net,
+            (example,),
+            str(path),
+            input_names=["x"],
+            output_names=["y"],
+            dynamo=False,
+            dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+        )
+    model = onnx.load(str(path))
+    meta = {
+        "sfreq": sfreq,
+        "ch_names": ch_names,
+        "n_times": n_times,
+        "classes": classes,
+        "normalization": None,
+        "preprocess": {"bandpass": [1.0, 40.0], "notch": 50.0},
+        "version": "test",
+        "data_hash": "none",
+        "model_id": f"tiny-{n_channels}x{n_times}",
+    }
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = f"bci.{key}", json.dumps(value)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 16-channel, 250 Hz, 1 s decoder with the simulated participant's montage and classes."""
+    return export_tiny_onnx(tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def onnx_factory(tmp_path_factory: pytest.TempPathFactory):
+    """Build tiny decoders of any shape: ``onnx_factory(n_channels=..., n_times=..., sfreq=...)``."""
+    base = tmp_path_factory.mktemp("onnx-any")
+    counter = iter(range(10**6))
+
+    def make(**kwargs) -> Path:
+        return export_tiny_onnx(base / f"m{next(counter)}.onnx", **kwargs)
+
+    return make
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Mosquitto:
+    """A real mosquitto broker on loopback that a test can kill and restart."""
+
+    port: int
+    conf: Path
+    proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 5.0) -> Mosquitto:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen(
+            [exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"mosquitto exited: {self.proc.stderr.read().decode()}"
+                    ) from None
+                time.sleep(0.02)
+        raise TimeoutError(f"mosquitto did not listen on port {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A mosquitto 2 broker on an ephemeral loopback port with TCP_NODELAY, stopped after the test."""
+    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+        "persistence false\nlog_dest stderr\nlog_type error\n"
+    )
+    broker = Mosquitto(port=port, conf=conf).start()
+    yield broker
+    broker.stop()
