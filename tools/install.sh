@@ -25,6 +25,9 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# pip's output minus the machine-specific "Location ... is ignored" noise; keeps pip's exit code.
+pip_q() { .venv/bin/python -m pip -q --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }; }
+
 stamp=.venv/.bci-installed
 want=$(cat pyproject.toml tools/install.sh | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -32,11 +35,11 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip<26"
+pip_q install --upgrade "pip<26"
 echo "install: pip install -e .[test] (first run: a few minutes)"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+pip_q install -e ".[test]"
 # PsychoPy without its psychtoolbox/Qt dependency tree (it pins numpy<2.4): see GOTCHAS.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "psychopy==2026.2.5"
+pip_q install --no-deps "psychopy==2026.2.5"
 # braindecode imports torchaudio, and PyPI's newest torchaudio (2.11) carries C++ extensions built
 # against torch 2.11 that fail to load beside torch 2.13. Without them torchaudio imports in its
 # pure-Python mode, which is all braindecode's encoders need.
