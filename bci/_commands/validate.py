@@ -7,17 +7,22 @@ from pathlib import Path
 import typer
 
 from .._errors import ConfigError
-from ..config import load_config
+from ..config import SCHEMAS, load_config, schema_for
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="YAML session configs to check.", exists=False),
+    files: list[Path] = typer.Argument(..., help="YAML configs to check.", exists=False),
+    schema: str | None = typer.Option(
+        None,
+        help=f"Schema to check against ({', '.join(SCHEMAS)}); default: by file name "
+        "(calibrate_*.yaml are calibration configs, anything else a session config).",
+    ),
 ) -> None:
-    """Validate session configs; exit 0 when all are valid, 2 otherwise."""
+    """Validate YAML configs and report every problem with its key path; exit 2 if any is invalid."""
     failed = 0
     for path in files:
         try:
-            load_config(path)
+            load_config(path, schema_for(path, schema))
         except ConfigError as exc:
             failed += 1
             typer.echo(f"{path}: INVALID", err=True)

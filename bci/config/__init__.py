@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._base import ConfigModel
 from ._closed_loop import ClosedLoopConfig
-from ._load import load_config, load_yaml, parse_config
+from ._load import SCHEMA_PREFIXES, SCHEMAS, load_config, load_yaml, parse_config, schema_for
 from ._runtime import (
     BudgetConfig,
     DecoderConfig,
@@ -26,6 +26,9 @@ from ._sources import (
 )
 
 __all__ = [
+    "SCHEMAS",
+    "SCHEMA_PREFIXES",
+    "schema_for",
     "BrainFlowSourceConfig",
     "BudgetConfig",
     "ClosedLoopConfig",

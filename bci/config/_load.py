@@ -80,10 +80,41 @@ def load_yaml(path: str | Path) -> object:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
 
 
-def load_config(path: str | Path, model: type[M] | None = None) -> M:
-    """Load a YAML file into a frozen config model (a :class:`SessionConfig` by default)."""
-    if model is None:
-        from ._session import SessionConfig
+#: Config schemas by name: ``module:Class`` paths, imported only when used.
+SCHEMAS: dict[str, str] = {
+    "session": "bci.config._session:SessionConfig",
+    "calibration": "bci.config._calibration:CalibrationConfig",
+}
 
-        model = SessionConfig  # type: ignore[assignment]
+#: File-name prefixes that select a schema (``configs/calibrate_muse-ssvep.yaml``); anything
+#: else is a session config.
+SCHEMA_PREFIXES: dict[str, str] = {"calibrate_": "calibration"}
+
+
+def schema_for(path: str | Path, schema: str | None = None) -> type[BaseModel]:
+    """The config model for ``path``: the named ``schema``, else chosen by file-name prefix."""
+    import importlib
+
+    if schema is None:
+        name = Path(path).name
+        schema = next((s for p, s in SCHEMA_PREFIXES.items() if name.startswith(p)), "session")
+    if schema not in SCHEMAS:
+        raise ConfigError(f"unknown config schema {schema!r}; choose one of {sorted(SCHEMAS)}")
+    module, cls = SCHEMAS[schema].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def load_config(path: str | Path, model: type[M] | None = None) -> M:
+    """Load a YAML file into a frozen config model.
+
+    Parameters
+    ----------
+    path : path-like
+        The YAML file.
+    model : type | None
+        The pydantic model; by default chosen by :func:`schema_for` (a session config unless
+        the file name says otherwise, e.g. ``calibrate_*.yaml``).
+    """
+    if model is None:
+        model = schema_for(path)  # type: ignore[assignment]
     return parse_config(load_yaml(path), model, source=str(path))  # type: ignore[arg-type]
