@@ -1,0 +1,12 @@
+"""Closed-loop stimuli: in-silico visual model, optimizer, safety limiter, PsychoPy presenter.
+
+``import stimuli`` does not import torch or PsychoPy; the modules that need them import them
+when used.
+"""
+
+from __future__ import annotations
+
+from ._safety import SafetyLimiter, field_area_px, relative_luminance
+from ._stimulus import Stimulus, decode_image
+
+__all__ = ["SafetyLimiter", "Stimulus", "decode_image", "field_area_px", "relative_luminance"]
