@@ -87,7 +87,9 @@ def stream_header_xml(spec: StreamSpec, created_at: float, extra_desc: str = "")
         if k < len(spec.units) and spec.units[k]:
             parts.append(f"<unit>{_xml(spec.units[k])}</unit>")
         channels.append(f"<channel>{''.join(parts)}</channel>")
-    manufacturer = f"<manufacturer>{_xml(spec.manufacturer)}</manufacturer>" if spec.manufacturer else ""
+    manufacturer = (
+        f"<manufacturer>{_xml(spec.manufacturer)}</manufacturer>" if spec.manufacturer else ""
+    )
     fmt = _XDF_FORMAT.get(spec.dtype, spec.dtype)
     return (
         '<?xml version="1.0"?><info>'
@@ -117,7 +119,9 @@ class _StreamState:
             self.sample_dtype = None
         else:
             if spec.dtype not in _NUMERIC:
-                raise RecordingError(f"Stream {spec.name!r}: dtype {spec.dtype!r} cannot be written to XDF.")
+                raise RecordingError(
+                    f"Stream {spec.name!r}: dtype {spec.dtype!r} cannot be written to XDF."
+                )
             self.sample_dtype = np.dtype(
                 [("nb", "u1"), ("t", "<f8"), ("v", _NUMERIC[spec.dtype], (spec.n_channels,))]
             )
@@ -182,7 +186,9 @@ class RecorderXDF:
         self._closed = False
         self._error: BaseException | None = None
         self.bytes_written = 0
-        self._thread = threading.Thread(target=self._run, name=f"RecorderXDF-{self.path.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"RecorderXDF-{self.path.name}", daemon=True
+        )
         self._thread.start()
         logger.info("Recording to %s", self.path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -74,7 +75,9 @@ def test_roundtrip_pyxdf_and_mne(tmp_path, uid):
 
     info = mne.create_info(["Fp1", "Fp2", "Cz"], 250.0, "eeg")
     raw = mne.io.RawArray(s["time_series"].T * 1e-6, info, verbose=False)
-    ann = mne.Annotations(m["time_stamps"] - s["time_stamps"][0], 0.0, [v[0] for v in m["time_series"]])
+    ann = mne.Annotations(
+        m["time_stamps"] - s["time_stamps"][0], 0.0, [v[0] for v in m["time_series"]]
+    )
     raw.set_annotations(ann)
     assert raw.n_times == 1000 and len(raw.annotations) == 3
 
@@ -134,7 +137,7 @@ def test_kill9_leaves_loadable_file(tmp_path):
     n = s["time_series"][:, 0]
     np.testing.assert_array_equal(n, np.arange(n.size))  # complete chunks, nothing missing inside
     missing = t_kill - s["time_stamps"][-1]
-    print(f"kill -9: {missing:.3f} s lost")  # shown with -s
+    logging.getLogger(__name__).warning("kill -9: %.3f s lost", missing)
     assert missing < 1.2, f"{missing:.3f} s lost at kill -9"
     mk = next(s for s in streams if s["info"]["name"][0] == "mk")
     assert mk["time_series"][0] == ["second_1"]
