@@ -168,3 +168,74 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = Mosquitto(port=port, conf=conf).start()
     yield broker
     broker.stop()
+
+
+class EEGPusher:
+    """A real pylsl outlet pushing a 10 Hz sine plus noise on an absolute schedule (a thread).
+
+    ``nan_at``: (start_s, n_samples) of a NaN burst written into every channel.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        n_channels: int = 16,
+        sfreq: float = 250.0,
+        chunk: int = 10,
+        ch_names: list[str] | None = None,
+        nan_at: tuple[float, int] | None = None,
+    ):
+        import threading
+
+        import pylsl
+
+        self.sfreq, self.chunk, self.nan_at = sfreq, chunk, nan_at
+        self.n_channels = n_channels
+        names = ch_names or (
+            SIM_MONTAGE if n_channels == 16 else [f"ch{i}" for i in range(n_channels)]
+        )
+        info = pylsl.StreamInfo(name, "EEG", n_channels, sfreq, "float32", f"{name}-src")
+        chs = info.desc().append_child("channels")
+        for ch in names:
+            c = chs.append_child("channel")
+            c.append_child_value("label", ch)
+            c.append_child_value("type", "eeg")
+            c.append_child_value("unit", "microvolts")
+        self.outlet = pylsl.StreamOutlet(info, chunk)
+        self._stop = threading.Event()
+        self.pushed = 0
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"push-{name}")
+
+    def __enter__(self) -> EEGPusher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        import numpy as np
+        import pylsl
+
+        rng = np.random.default_rng(0)
+        t0 = pylsl.local_clock()
+        period = self.chunk / self.sfreq
+        k = 0
+        while not self._stop.is_set():
+            due = t0 + (k + 1) * period
+            while (now := pylsl.local_clock()) < due:
+                time.sleep(min(0.002, due - now))
+            idx = np.arange(k * self.chunk, (k + 1) * self.chunk)
+            x = 20 * np.sin(2 * np.pi * 10 * idx / self.sfreq)[None] + rng.standard_normal(
+                (self.n_channels, self.chunk)
+            )
+            x = x.astype(np.float32)
+            if self.nan_at is not None:
+                s0 = int(self.nan_at[0] * self.sfreq)
+                bad = (idx >= s0) & (idx < s0 + self.nan_at[1])
+                x[:, bad] = np.nan
+            ts = due - (self.chunk - 1 - np.arange(self.chunk)) / self.sfreq
+            self.outlet.push_chunk(np.ascontiguousarray(x.T), ts.tolist())
+            self.pushed += self.chunk
+            k += 1

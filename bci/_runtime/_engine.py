@@ -1,0 +1,628 @@
+"""The asyncio engine: sources -> preprocess -> window -> decoder -> post-process -> outputs.
+
+One event loop owns the runtime. Blocking calls go to one single-thread executor per
+resource: each source's ``pull()`` and the onnxruntime ``run``. The decoder input is a
+leaky queue of one window (latest wins, drops counted); recording is lossless (the
+recorder's writer thread drains its own queue). A window that is already older than the
+decision budget when the decoder is free is dropped and counted as an overrun, so a slow
+decoder never builds a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pylsl
+
+from .._errors import BCIError, DecoderError
+from .._types import Chunk, Marker, StreamSpec
+from ._filters import NonFiniteGuard, Preprocessor, PreprocessSettings
+from ._postprocess import PostProcessor, PostprocessSettings
+from ._queues import LeakyQueue
+from ._stats import STAGES, Budgets, Counters, LatencyStats
+from ._window import Window, Windower
+
+logger = logging.getLogger(__name__)
+
+PAYLOAD_VERSION = 1
+
+
+class Source(Protocol):
+    """What the engine needs from a source (``devices.SourceLSL``, contract 1)."""
+
+    spec: StreamSpec
+    lost_samples: int
+
+    def connect(self) -> Any: ...  # noqa: D102
+    def disconnect(self) -> Any: ...  # noqa: D102
+    def pull(self) -> Chunk | None: ...  # noqa: D102
+    def events(self) -> list[Marker]: ...  # noqa: D102
+
+
+class Decoder(Protocol):
+    """What the engine needs from a decoder (``bci._decoder.DecoderONNX``, contract 4)."""
+
+    n_channels: int
+    n_times: int
+    provider: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...  # noqa: D102
+    def warmup(self, n: int = 10) -> float: ...  # noqa: D102
+
+
+class Publisher(Protocol):
+    """What the engine needs from the MQTT client: a non-blocking publish."""
+
+    def publish(
+        self, kind: str, payload: dict, qos: int | None = None, retain: bool = False
+    ) -> bool: ...  # noqa: D102
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine processes the decoded source.
+
+    Parameters
+    ----------
+    session : str
+        Session name (payloads, stream source ids).
+    window, hop : float
+        Window length and hop in seconds.
+    bandpass, notch, reref, resample, channels
+        Preprocessing (see :class:`~bci._runtime._filters.PreprocessSettings`).
+    postprocess : PostprocessSettings
+        Smoothing, threshold, dwell.
+    budgets : Budgets
+        Latency budgets in ms.
+    lsl_outputs : bool
+        Publish the decision and stamps outlets.
+    lsl_name : str
+        Name of the decision outlet; the stamps outlet is ``<lsl_name>-stamps``.
+    poll_interval : float
+        Seconds between empty pulls of the decoded source (in its executor thread).
+    aux_poll_interval : float
+        Same for recorded-only sources (markers...).
+    warmup : int
+        Decoder warm-up runs before the session starts.
+    metrics_interval : float
+        Seconds between metrics (MQTT, recording, status callback).
+    """
+
+    session: str = "default"
+    window: float = 1.0
+    hop: float = 0.1
+    bandpass: tuple[float, float] | None = (1.0, 40.0)
+    notch: float | None = 50.0
+    reref: str | tuple[str, ...] | None = None
+    resample: float | None = None
+    channels: tuple[str, ...] | None = None
+    postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
+    budgets: Budgets = field(default_factory=Budgets)
+    lsl_outputs: bool = True
+    lsl_name: str = "bci-decisions"
+    poll_interval: float = 0.0005
+    aux_poll_interval: float = 0.01
+    warmup: int = 10
+    metrics_interval: float = 1.0
+
+
+@dataclass
+class _Rate:
+    """Samples/s of one stream over the last metrics interval."""
+
+    n: int = 0
+    last_n: int = 0
+    rate: float = 0.0
+
+
+class Engine:
+    """The real-time decode loop for one decoded source plus recorded-only sources.
+
+    Parameters
+    ----------
+    source : Source
+        The decoded source (connected by :meth:`prepare` if it is not yet).
+    decoder : Decoder
+        The decoder; its ``n_channels``/``n_times`` must match the preprocessed windows.
+    settings : EngineSettings
+        Processing settings.
+    aux_sources : sequence of Source
+        Streams recorded alongside (markers, stimulus descriptions, ground truth...).
+    recorder : object | None
+        A ``bci._recorder.RecorderXDF`` (contract 2), or ``None`` not to record.
+    publisher : Publisher | None
+        The MQTT client, or ``None``.
+    on_metrics : callable | None
+        Called on the loop with :meth:`snapshot` every ``metrics_interval``.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        decoder: Decoder,
+        settings: EngineSettings | None = None,
+        aux_sources: Sequence[Source] = (),
+        recorder: Any = None,
+        publisher: Publisher | None = None,
+        on_metrics: Callable[[dict], None] | None = None,
+    ):
+        self.source = source
+        self.decoder = decoder
+        self.settings = settings or EngineSettings()
+        self.aux_sources = list(aux_sources)
+        self.recorder = recorder
+        self.publisher = publisher
+        self.on_metrics = on_metrics
+        self.counters = Counters()
+        self.stats = LatencyStats(self.settings.budgets)
+        self.queue: LeakyQueue[Window] = LeakyQueue(1)
+        self._prepared = False
+        self._rates: dict[str, _Rate] = {}
+        self._rec_ids: dict[str, int] = {}
+        self._t_start = math.nan
+        self._last_metrics_t = math.nan
+        self._last_decisions = 0
+        self.decision_rate = 0.0
+        self._in_bad_burst = False
+        self.last_decision: dict | None = None
+        self.recent_events: deque[dict] = deque(maxlen=256)  # bounded: for status and tests
+
+    # ------------------------------------------------------------------ set-up
+    def prepare(self) -> Engine:
+        """Connect sources, build the processing chain, check the decoder and warm it up.
+
+        Blocking (resolving LSL streams takes ~0.5 s); call it before :meth:`run`, from a
+        thread or before the loop starts. Idempotent.
+
+        Raises
+        ------
+        DecoderError
+            When the preprocessed channels or rate differ from the decoder's.
+        """
+        if self._prepared:
+            return self
+        s = self.settings
+        self.source.connect()
+        for aux in self.aux_sources:
+            aux.connect()
+        spec = self.source.spec
+        if spec.sfreq <= 0:
+            raise BCIError(f"stream {spec.name!r} is irregular (sfreq=0): it cannot be windowed")
+        self.pre = Preprocessor(
+            PreprocessSettings(
+                sfreq=spec.sfreq,
+                ch_names=tuple(spec.ch_names),
+                bandpass=s.bandpass,
+                notch=s.notch,
+                reref=s.reref,
+                resample=s.resample,
+                channels=s.channels,
+            )
+        )
+        check = getattr(self.decoder, "check_input", None)
+        if check is not None:
+            check(self.pre.ch_names, self.pre.sfreq)
+        n_times = round(s.window * self.pre.sfreq)
+        hop = max(1, round(s.hop * self.pre.sfreq))
+        if n_times != self.decoder.n_times or len(self.pre.ch_names) != self.decoder.n_channels:
+            raise DecoderError(
+                f"windows of {len(self.pre.ch_names)} ch x {n_times} samples ({s.window:g} s at "
+                f"{self.pre.sfreq:g} Hz) do not fit the decoder's {self.decoder.n_channels} ch x "
+                f"{self.decoder.n_times} samples; set window.length to "
+                f"{self.decoder.n_times / self.pre.sfreq:g} s or map channels/resample"
+            )
+        logger.info(
+            "stream %r: %d ch @ %g Hz; preprocessing: %s; windows %d samples, hop %d",
+            spec.name,
+            spec.n_channels,
+            spec.sfreq,
+            self.pre.describe(),
+            n_times,
+            hop,
+        )
+        self.guard = NonFiniteGuard(spec.n_channels)
+        self.windower = Windower(len(self.pre.ch_names), n_times, hop)
+        n_out = getattr(self.decoder, "n_outputs", None)
+        if n_out is None:
+            n_out = int(
+                np.asarray(
+                    self.decoder(
+                        np.zeros((self.decoder.n_channels, self.decoder.n_times), np.float32)
+                    )
+                ).size
+            )
+        self.classes = list(
+            getattr(self.decoder, "classes", None) or [str(i) for i in range(n_out)]
+        )
+        if len(self.classes) != n_out:
+            logger.warning(
+                "decoder has %d outputs but %d classes: labels are indices",
+                n_out,
+                len(self.classes),
+            )
+            self.classes = [str(i) for i in range(n_out)]
+        self.post = PostProcessor(s.postprocess, n_out, self.classes)
+        self.decoder.warmup(s.warmup)
+        self.model_id = str(getattr(self.decoder, "model_id", "decoder"))
+        self._make_outputs()
+        self._prepared = True
+        return self
+
+    def _make_outputs(self) -> None:
+        s = self.settings
+        sid = f"{s.session}-{s.lsl_name}"
+        self.decision_spec = StreamSpec(
+            name=s.lsl_name,
+            stype="Decision",
+            source_id=sid,
+            sfreq=0.0,
+            ch_names=(*self.classes, "label_index"),
+            ch_types=("misc",) * (len(self.classes) + 1),
+            units=("probability",) * len(self.classes) + ("index",),
+            dtype="float32",
+            manufacturer="bci-runtime",
+        )
+        self.stamps_spec = StreamSpec(
+            name=f"{s.lsl_name}-stamps",
+            stype="LatencyStamps",
+            source_id=f"{sid}-stamps",
+            sfreq=0.0,
+            ch_names=("t_sample", "t_pull", "t_decoded", "t_published"),
+            ch_types=("misc",) * 4,
+            units=("s",) * 4,
+            dtype="float64",
+            manufacturer="bci-runtime",
+        )
+        self.events_spec = StreamSpec(
+            name=f"{s.session}-events",
+            stype="Events",
+            source_id=f"{s.session}-events",
+            sfreq=0.0,
+            ch_names=("event",),
+            dtype="string",
+            manufacturer="bci-runtime",
+        )
+        self.metrics_spec = StreamSpec(
+            name=f"{s.session}-metrics",
+            stype="Metrics",
+            source_id=f"{s.session}-metrics",
+            sfreq=0.0,
+            ch_names=("metrics",),
+            dtype="string",
+            manufacturer="bci-runtime",
+        )
+        self._out_decision = self._out_stamps = None
+        if s.lsl_outputs:
+            from devices import OutletLSL  # the wiring layer's LSL outlet (contract 1)
+
+            self._out_decision = OutletLSL(self.decision_spec)
+            self._out_stamps = OutletLSL(self.stamps_spec)
+        self._dec_buf = np.zeros((len(self.classes) + 1, 1), np.float32)
+        self._stamp_buf = np.zeros((4, 1), np.float64)
+        if self.recorder is not None:
+            for src in [self.source, *self.aux_sources]:
+                self._rec_ids[src.spec.name] = self.recorder.add_stream(src.spec)
+            for spec in (self.decision_spec, self.stamps_spec, self.events_spec, self.metrics_spec):
+                self._rec_ids[spec.name] = self.recorder.add_stream(spec)
+
+    # ------------------------------------------------------------------ running
+    async def run(
+        self, duration: float | None = None, stop: asyncio.Event | None = None
+    ) -> Counters:
+        """Run until ``duration`` seconds pass, ``stop`` is set, or a task fails.
+
+        Returns
+        -------
+        Counters
+            The final counts (also in :attr:`counters`).
+
+        Raises
+        ------
+        BCIError
+            Whatever a failing task raised (after the loop is stopped and cleaned up).
+        """
+        self.prepare()
+        loop = asyncio.get_running_loop()
+        stop = stop or asyncio.Event()
+        srcs = [self.source, *self.aux_sources]
+        self._executors = [
+            ThreadPoolExecutor(1, thread_name_prefix=f"pull-{s.spec.name}") for s in srcs
+        ]
+        self._ort = ThreadPoolExecutor(1, thread_name_prefix="onnxruntime")
+        self._t_start = self._last_metrics_t = pylsl.local_clock()
+        tasks = [
+            asyncio.create_task(self._pump(i, s), name=f"pump-{s.spec.name}")
+            for i, s in enumerate(srcs)
+        ]
+        tasks.append(asyncio.create_task(self._decode_loop(), name="decoder"))
+        tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        waiters = [*tasks, stopper]
+        self._event("started", model_id=self.model_id, provider=self.decoder.provider)
+        error: BaseException | None = None
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=duration, return_when=asyncio.FIRST_COMPLETED
+            )
+            for t in done:
+                if t is not stopper and not t.cancelled() and t.exception() is not None:
+                    error = t.exception()
+                    logger.error(
+                        "task %s failed; stopping the session", t.get_name(), exc_info=error
+                    )
+        finally:
+            for t in waiters:
+                t.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+            for ex in [*self._executors, self._ort]:
+                ex.shutdown(wait=True, cancel_futures=True)
+            self._publish_metrics(final=True)
+            self._event("stopped", **self._short_counts())
+        if error is not None:
+            raise error
+        return self.counters
+
+    def close(self) -> None:
+        """Disconnect sources (inlets before any outlet) and drop the outlets. Idempotent."""
+        for src in [self.source, *self.aux_sources]:
+            try:
+                src.disconnect()
+            except BCIError:
+                logger.exception("disconnecting %s failed", src)
+        self._out_decision = self._out_stamps = None
+
+    # ------------------------------------------------------------------ sources
+    @staticmethod
+    def _pull_wait(source: Source, poll: float, max_wait: float) -> Chunk | None:
+        """Poll ``pull()`` in the executor thread until data arrive or ``max_wait`` passes."""
+        deadline = time.perf_counter() + max_wait
+        while True:
+            chunk = source.pull()
+            if chunk is not None or time.perf_counter() >= deadline:
+                return chunk
+            time.sleep(poll)
+
+    async def _pump(self, index: int, source: Source) -> None:
+        loop = asyncio.get_running_loop()
+        ex = self._executors[index]
+        decoded = index == 0
+        poll = self.settings.poll_interval if decoded else self.settings.aux_poll_interval
+        name = source.spec.name
+        rate = self._rates.setdefault(name, _Rate())
+        while True:
+            chunk = await loop.run_in_executor(ex, self._pull_wait, source, poll, 0.05)
+            for ev in source.events():
+                self._source_event(ev)
+            if chunk is None:
+                continue
+            rate.n += chunk.n_times
+            if self.recorder is not None:
+                data = list(chunk.data[0]) if chunk.spec.dtype == "string" else chunk.data
+                self.recorder.write(self._rec_ids[name], data, chunk.timestamps)
+            if decoded:
+                self._on_chunk(chunk)
+
+    def _on_chunk(self, chunk: Chunk) -> None:
+        c = self.counters
+        c.chunks += 1
+        c.samples += chunk.n_times
+        c.lost_samples = int(self.source.lost_samples)
+        data, bad = self.guard(chunk.data)
+        if bad is not None:
+            c.nonfinite_samples += int(bad.size)
+            self._event("nonfinite", samples=int(bad.size), t=float(chunk.timestamps[bad[0]]))
+        y = self.pre(data)
+        if self.pre.resampler is not None:
+            ts = chunk.timestamps[0] + self.pre.resampler.offsets / self.pre.settings.sfreq
+            bad_out = None if bad is None or y.shape[1] == 0 else np.array([y.shape[1] - 1])
+        else:
+            ts, bad_out = chunk.timestamps, bad
+        if bad_out is not None:
+            self.windower.mark_bad(bad_out)
+        win = self.windower(y, ts, chunk.t_pull)
+        if win is None:
+            return
+        c.windows += 1
+        c.skipped_hops += win.skipped
+        if self.windower.window_is_bad(win):
+            c.skipped_nonfinite += 1
+            if not self._in_bad_burst:
+                self._in_bad_burst = True
+                self._event("window_skipped", reason="nonfinite samples", t_sample=win.t_last)
+            return
+        self._in_bad_burst = False
+        if self.queue.put_nowait(win) is not None:
+            c.dropped_queue += 1
+
+    def _source_event(self, ev: Marker) -> None:
+        try:
+            fields = json.loads(ev.value)
+        except json.JSONDecodeError:
+            fields = {"value": ev.value}
+        self._event("source", stream=ev.stream, t=ev.timestamp, **fields)
+
+    # ------------------------------------------------------------------ decoding
+    def _decode(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        y = np.array(self.decoder(x), dtype=np.float32, copy=True)
+        return y, pylsl.local_clock()
+
+    async def _decode_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        c = self.counters
+        budget = self.settings.budgets.decision_ms
+        consecutive_errors = 0
+        while True:
+            win = await self.queue.get()
+            age_ms = (pylsl.local_clock() - win.t_last) * 1e3
+            if age_ms > budget:  # stale: a fresher window is due soon, never decode a backlog
+                c.dropped_stale += 1
+                c.overruns += 1
+                continue
+            try:
+                values, t_decoded = await loop.run_in_executor(self._ort, self._decode, win.data)
+            except DecoderError:
+                c.decoder_errors += 1
+                consecutive_errors += 1
+                logger.exception("decoder failed on a window (%d in a row)", consecutive_errors)
+                if consecutive_errors >= 10:
+                    raise
+                continue
+            consecutive_errors = 0
+            self._publish(win, values, t_decoded)
+
+    def _publish(self, win: Window, values: np.ndarray, t_decoded: float) -> None:
+        c = self.counters
+        smoothed, label_index = self.post(values)
+        label = self.post.label(label_index)
+        c.decisions += 1
+        seq = c.decisions
+        if self._out_decision is not None:
+            self._dec_buf[:-1, 0] = smoothed
+            self._dec_buf[-1, 0] = label_index
+            self._out_decision.push(self._dec_buf, win.t_last)
+        if self.publisher is not None:
+            payload = {
+                "v": PAYLOAD_VERSION,
+                "session": self.settings.session,
+                "seq": seq,
+                "label": label,
+                "values": [round(float(v), 6) for v in smoothed],
+                "classes": self.classes,
+                "model_id": self.model_id,
+                "window": [win.t_first, win.t_last],
+                "t_sample": win.t_last,
+                "t_pull": win.t_pull,
+                "t_decoded": t_decoded,
+            }
+            if self.publisher.publish("decision", payload):
+                c.mqtt_sent += 1
+        t_published = pylsl.local_clock()
+        stamps = {
+            "t_sample": win.t_last,
+            "t_pull": win.t_pull,
+            "t_decoded": t_decoded,
+            "t_published": t_published,
+        }
+        if self._out_stamps is not None:
+            self._stamp_buf[:, 0] = (win.t_last, win.t_pull, t_decoded, t_published)
+            self._out_stamps.push(self._stamp_buf, win.t_last)
+        over = self.stats(stamps)
+        for stage in over:
+            c.stage_overruns[stage] += 1
+        if "decision" in over:
+            c.overruns += 1
+        if label is not None:
+            c.labels += 1
+        if self.recorder is not None:
+            row = np.append(smoothed, label_index).astype(np.float32)[:, None]
+            self.recorder.write(self._rec_ids[self.decision_spec.name], row, np.array([win.t_last]))
+            self.recorder.write(
+                self._rec_ids[self.stamps_spec.name],
+                np.array([[win.t_last], [win.t_pull], [t_decoded], [t_published]]),
+                np.array([win.t_last]),
+            )
+        self.last_decision = {"seq": seq, "label": label, "values": smoothed, "stamps": stamps}
+
+    # ------------------------------------------------------------------ events, metrics
+    def _event(self, kind: str, **fields: Any) -> None:
+        t = pylsl.local_clock()
+        payload = {
+            "v": PAYLOAD_VERSION,
+            "session": self.settings.session,
+            "event": kind,
+            "t": t,
+            **fields,
+        }
+        text = json.dumps(payload, default=_json_default)
+        self.recent_events.append(payload)
+        if self.recorder is not None and self.events_spec.name in self._rec_ids:
+            self.recorder.write(self._rec_ids[self.events_spec.name], [text], np.array([t]))
+        if self.publisher is not None:
+            self.publisher.publish("events", payload, qos=1)
+        logger.log(logging.DEBUG if kind == "source" else logging.INFO, "event %s", text)
+
+    def _short_counts(self) -> dict[str, int]:
+        c = self.counters
+        return {
+            "decisions": c.decisions,
+            "overruns": c.overruns,
+            "dropped_stale": c.dropped_stale,
+            "dropped_queue": c.dropped_queue,
+            "skipped_nonfinite": c.skipped_nonfinite,
+            "nonfinite_samples": c.nonfinite_samples,
+            "lost_samples": c.lost_samples,
+        }
+
+    def snapshot(self) -> dict:
+        """Everything reported live: streams and rates, decisions/s, stage percentiles, counts."""
+        if self.publisher is not None:
+            self.counters.mqtt_unsent = int(getattr(self.publisher, "unsent", 0))
+        return {
+            "v": PAYLOAD_VERSION,
+            "session": self.settings.session,
+            "t": pylsl.local_clock(),
+            "elapsed": pylsl.local_clock() - self._t_start
+            if not math.isnan(self._t_start)
+            else 0.0,
+            "streams": {name: round(r.rate, 2) for name, r in self._rates.items()},
+            "decisions_per_s": round(self.decision_rate, 2),
+            "latency_ms": {
+                st: {k: (round(v, 4) if math.isfinite(v) else None) for k, v in p.items()}
+                for st, p in self.stats.summary().items()
+            },
+            "budgets_ms": {st: self.settings.budgets.of(st) for st in STAGES},
+            "counters": self.counters.as_dict(),
+            "provider": self.decoder.provider,
+            "model_id": self.model_id,
+        }
+
+    def _publish_metrics(self, final: bool = False) -> dict:
+        now = pylsl.local_clock()
+        dt = max(1e-6, now - self._last_metrics_t)
+        for r in self._rates.values():
+            r.rate = (r.n - r.last_n) / dt
+            r.last_n = r.n
+        self.decision_rate = (self.counters.decisions - self._last_decisions) / dt
+        self._last_decisions = self.counters.decisions
+        self._last_metrics_t = now
+        snap = self.snapshot()
+        snap["final"] = final
+        if self.recorder is not None and self.metrics_spec.name in self._rec_ids:
+            self.recorder.write(
+                self._rec_ids[self.metrics_spec.name],
+                [json.dumps(snap, default=_json_default)],
+                np.array([now]),
+            )
+        if self.publisher is not None:
+            self.publisher.publish("metrics", snap, qos=0)
+        if self.on_metrics is not None:
+            self.on_metrics(snap)
+        return snap
+
+    async def _metrics_loop(self) -> None:
+        interval = self.settings.metrics_interval
+        next_t = time.perf_counter() + interval
+        while True:
+            await asyncio.sleep(max(0.0, next_t - time.perf_counter()))
+            next_t += interval
+            self._publish_metrics()
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return str(obj)
