@@ -1,1 +1,409 @@
-"""(in progress, issue 4)."""
+"""Decisions, events, metrics and status over MQTT (aiomqtt), plus the embedded amqtt broker.
+
+Topics are ``<prefix>/<session>/<kind>`` with ``kind`` one of ``decision`` (QoS 1 by
+default), ``events`` (QoS 1), ``metrics`` (QoS 0) and ``status`` (QoS 1, retained; also the
+client's last will, so a crashed session reads ``offline``). Payloads are JSON objects with a
+version field ``"v": 1``.
+
+The client never blocks the event loop: :meth:`ClientMQTT.publish` only appends to a
+bounded outbox (when full, the oldest message is dropped and counted in ``unsent``); a
+background task drains it while connected and reconnects with exponential backoff when
+the broker goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import BCIError
+
+logger = logging.getLogger(__name__)
+
+PAYLOAD_VERSION = 1
+KINDS = ("decision", "events", "metrics", "status")
+
+
+@dataclass(frozen=True)
+class MQTTSettings:
+    """Connection and publishing settings.
+
+    Parameters
+    ----------
+    host, port : str, int
+        Broker address.
+    session : str
+        Session name: topics are ``<topic_prefix>/<session>/<kind>``.
+    topic_prefix : str
+        First topic level.
+    qos : int
+        QoS of decision messages (events and status use 1, metrics 0).
+    username, password : str | None
+        Credentials, or ``None`` for an anonymous connection.
+    tls : bool
+        Connect with TLS (``ca_file`` or the system's CAs).
+    ca_file : str | None
+        CA certificate for TLS.
+    outbox : int
+        Messages held while the broker is slow or away; beyond that the oldest are dropped.
+    backoff_min, backoff_max : float
+        Reconnect delays in seconds (doubling from min to max).
+    keepalive : int
+        MQTT keep-alive in seconds.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    session: str = "default"
+    topic_prefix: str = "bci"
+    qos: int = 1
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    outbox: int = 1024
+    backoff_min: float = 0.1
+    backoff_max: float = 5.0
+    keepalive: int = 10
+
+
+def _json_default(obj: object) -> object:
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def _sanitize(obj: Any) -> Any:
+    """Replace NaN/inf by ``None`` so the payload is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_sanitize(v) for v in obj]
+    return obj
+
+
+def encode(payload: dict) -> bytes:
+    """Encode a payload as strict JSON (``"v"`` added when missing)."""
+    body = {"v": PAYLOAD_VERSION, **payload}
+    return json.dumps(_sanitize(body), default=_json_default, separators=(",", ":")).encode()
+
+
+class ClientMQTT:
+    """A non-blocking MQTT publisher for one session.
+
+    Parameters
+    ----------
+    settings : MQTTSettings
+        Where to connect and how to publish.
+
+    Attributes
+    ----------
+    sent : int
+        Messages the broker accepted (PUBACK for QoS 1).
+    unsent : int
+        Messages dropped: outbox overflow while the broker was away, or still queued at stop.
+    reconnects : int
+        Successful connections after the first one.
+    connected : bool
+        Whether a broker connection is up now.
+    """
+
+    def __init__(self, settings: MQTTSettings):
+        self.settings = settings
+        self._outbox: deque[tuple[str, bytes, int, bool]] = deque(maxlen=max(1, settings.outbox))
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self.sent = 0
+        self.unsent = 0
+        self.reconnects = 0
+        self.connections = 0
+        self.connected = False
+        self.last_error: str | None = None
+        self._connected_evt: asyncio.Event | None = None
+
+    def topic(self, kind: str) -> str:
+        """The topic of a message kind."""
+        return f"{self.settings.topic_prefix}/{self.settings.session}/{kind}"
+
+    # ------------------------------------------------------------------ API
+    def publish(
+        self, kind: str, payload: dict, qos: int | None = None, retain: bool = False
+    ) -> bool:
+        """Queue a message; never blocks.
+
+        Parameters
+        ----------
+        kind : str
+            ``decision``, ``events``, ``metrics`` or ``status``.
+        payload : dict
+            JSON-serializable content (NaN becomes ``null``).
+        qos : int | None
+            Defaults: decisions ``settings.qos``, events/status 1, metrics 0.
+        retain : bool
+            Retain on the broker (status messages always are).
+
+        Returns
+        -------
+        bool
+            False when an older message had to be dropped to make room (counted).
+        """
+        if kind not in KINDS:
+            raise BCIError(f"MQTT message kind {kind!r}: use one of {KINDS}")
+        if qos is None:
+            qos = self.settings.qos if kind == "decision" else (0 if kind == "metrics" else 1)
+        full = len(self._outbox) == self._outbox.maxlen
+        if full:
+            self.unsent += 1
+        self._outbox.append(
+            (self.topic(kind), encode(payload), int(qos), retain or kind == "status")
+        )
+        if self._wake is not None:
+            self._wake.set()
+        return not full
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting in the outbox."""
+        return len(self._outbox)
+
+    async def start(self) -> ClientMQTT:
+        """Start the background connection task (returns at once; connecting goes on)."""
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._connected_evt = asyncio.Event()
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="mqtt")
+        return self
+
+    async def wait_connected(self, timeout: float = 5.0) -> bool:
+        """Wait until connected (True) or ``timeout`` passes (False)."""
+        if self._connected_evt is None:
+            return False
+        try:
+            await asyncio.wait_for(self._connected_evt.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self, flush_timeout: float = 2.0) -> ClientMQTT:
+        """Publish ``offline`` status, flush the outbox for up to ``flush_timeout`` s, disconnect.
+
+        Whatever is still queued afterwards is counted in :attr:`unsent`. Idempotent.
+        """
+        if self._task is None:
+            return self
+        self.publish("status", self._status("offline"))
+        deadline = time.monotonic() + flush_timeout
+        while self._outbox and self.connected and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        self._stopping = True
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+        self.unsent += len(self._outbox)
+        self._outbox.clear()
+        logger.info(
+            "MQTT: %d sent, %d unsent, %d reconnect(s)", self.sent, self.unsent, self.reconnects
+        )
+        return self
+
+    def counts(self) -> dict[str, int | bool]:
+        """``sent``, ``unsent``, ``pending``, ``reconnects``, ``connected``."""
+        return {
+            "sent": self.sent,
+            "unsent": self.unsent,
+            "pending": self.pending,
+            "reconnects": self.reconnects,
+            "connected": self.connected,
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _status(self, state: str) -> dict:
+        import pylsl
+
+        return {
+            "session": self.settings.session,
+            "state": state,
+            "t": pylsl.local_clock(),
+            "wall": time.time(),
+        }
+
+    def _client(self):  # noqa: ANN202 - aiomqtt is imported lazily
+        import aiomqtt
+
+        s = self.settings
+        tls_context = None
+        if s.tls:
+            tls_context = ssl.create_default_context(cafile=s.ca_file)
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password,
+            identifier=f"bci-{s.session}-{id(self):x}",
+            keepalive=s.keepalive,
+            tls_context=tls_context,
+            will=aiomqtt.Will(
+                self.topic("status"), encode(self._status("offline")), qos=1, retain=True
+            ),
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            timeout=5.0,
+        )
+
+    async def _run(self) -> None:
+        import aiomqtt
+
+        delay = self.settings.backoff_min
+        while not self._stopping:
+            try:
+                async with self._client() as client:
+                    self.connected = True
+                    self.connections += 1
+                    if self.connections > 1:
+                        self.reconnects += 1
+                        logger.info(
+                            "MQTT: reconnected to %s:%d", self.settings.host, self.settings.port
+                        )
+                    else:
+                        logger.info(
+                            "MQTT: connected to %s:%d", self.settings.host, self.settings.port
+                        )
+                    self._connected_evt.set()
+                    delay = self.settings.backoff_min
+                    await client.publish(
+                        self.topic("status"), encode(self._status("online")), qos=1, retain=True
+                    )
+                    await self._drain(client)
+            except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
+                if self.connected:
+                    logger.warning("MQTT: connection lost (%s); retrying with backoff", exc)
+                else:
+                    logger.debug("MQTT: connect failed (%s); retry in %.2f s", exc, delay)
+            finally:
+                self.connected = False
+                if self._connected_evt is not None:
+                    self._connected_evt.clear()
+            if self._stopping:
+                break
+            await asyncio.sleep(delay)
+            delay = min(self.settings.backoff_max, delay * 2)
+
+    async def _drain(self, client) -> None:  # noqa: ANN001
+        while True:
+            if not self._outbox:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            topic, body, qos, retain = self._outbox[0]
+            # A message leaves the outbox only once the broker has it (PUBACK for QoS 1).
+            await client.publish(topic, body, qos=qos, retain=retain, timeout=5.0)
+            if self._outbox and self._outbox[0][0] is topic and self._outbox[0][1] is body:
+                self._outbox.popleft()
+            self.sent += 1
+
+
+class EmbeddedBroker:
+    """An amqtt broker on loopback, in its own thread and event loop (the default broker).
+
+    Parameters
+    ----------
+    host : str
+        Address to bind (loopback by default; never exposed unless asked).
+    port : int
+        Port; 0 picks a free one (see :attr:`port` after :meth:`start`).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883):
+        self.host = host
+        self.port = int(port)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._broker: Any = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
+        """Start the broker and wait until it listens.
+
+        Raises
+        ------
+        BCIError
+            When the port is taken or amqtt fails, naming the address.
+        """
+        if self._thread is not None:
+            return self
+        if self.port == 0:
+            with socket.socket() as s:
+                s.bind((self.host, 0))
+                self.port = int(s.getsockname()[1])
+        self._thread = threading.Thread(target=self._main, name="amqtt-broker", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise BCIError(
+                f"embedded MQTT broker did not start on {self.host}:{self.port} in {timeout} s"
+            )
+        if self._error is not None:
+            self._thread = None
+            raise BCIError(
+                f"embedded MQTT broker cannot listen on {self.host}:{self.port} ({self._error}); "
+                "set outputs.mqtt.port to a free port or 0"
+            ) from self._error
+        logger.info("embedded MQTT broker (amqtt) on %s:%d", self.host, self.port)
+        return self
+
+    def _main(self) -> None:
+        from amqtt.broker import Broker
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+
+        async def boot() -> None:
+            self._broker = Broker(config)
+            await self._broker.start()
+
+        try:
+            loop.run_until_complete(boot())
+        except Exception as exc:  # noqa: BLE001 - reported to start() and raised there
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._broker.shutdown())
+        loop.close()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Shut the broker down (idempotent)."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+        self._thread = None

@@ -332,7 +332,6 @@ class Engine:
             Whatever a failing task raised (after the loop is stopped and cleaned up).
         """
         self.prepare()
-        loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()
         srcs = [self.source, *self.aux_sources]
         self._executors = [
@@ -504,8 +503,7 @@ class Engine:
                 "t_pull": win.t_pull,
                 "t_decoded": t_decoded,
             }
-            if self.publisher.publish("decision", payload):
-                c.mqtt_sent += 1
+            self.publisher.publish("decision", payload)
         t_published = pylsl.local_clock()
         stamps = {
             "t_sample": win.t_last,
@@ -566,6 +564,7 @@ class Engine:
     def snapshot(self) -> dict:
         """Everything reported live: streams and rates, decisions/s, stage percentiles, counts."""
         if self.publisher is not None:
+            self.counters.mqtt_sent = int(getattr(self.publisher, "sent", 0))
             self.counters.mqtt_unsent = int(getattr(self.publisher, "unsent", 0))
         return {
             "v": PAYLOAD_VERSION,
