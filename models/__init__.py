@@ -1,0 +1,57 @@
+"""Foundation-model decoders: the channel-agnostic encoder, fine-tuning, ONNX export.
+
+Importing this package imports torch; the live decode path never does (it runs the
+exported ONNX file through :class:`bci._decoder.DecoderONNX`).
+
+Main entry points
+-----------------
+- :func:`load_encoder` -- the shipped (or any) pretrained :class:`FoundationEncoder`.
+- :func:`build_classifier` -- encoder + task head for a channel set, with a fine-tuning
+  strategy (``linear_probe``, ``readin``, ``full``, ``scratch``).
+- :func:`fit` -- supervised training with a validation split and early stopping.
+- :func:`export_onnx` -- decoder ONNX (contract 4) with the onnxruntime-vs-torch check.
+- :func:`pretrain` -- masked-reconstruction pretraining (``bci pretrain``).
+- :func:`build_braindecode` / :data:`REGISTRY` -- braindecode encoders (LaBraM, CBraMod,
+  EEGPT, EEGNet) built from config, local weights loaded strictly.
+"""
+
+from __future__ import annotations
+
+from ._channels import VOCAB, channel_indices, normalize_name
+from ._classifier import STRATEGIES, EncoderClassifier, build_classifier
+from ._encoder import (
+    MODEL_SFREQ,
+    NORMALIZATION,
+    EncoderConfig,
+    FoundationEncoder,
+    ReadIn,
+    WindowNorm,
+)
+from ._export import PARITY_TOL, data_hash, export_onnx, parity_check, read_metadata
+from ._fit import fit
+from ._weights import WEIGHTS_DIR, check_keys, load_encoder, save_encoder
+
+__all__ = [
+    "MODEL_SFREQ",
+    "NORMALIZATION",
+    "PARITY_TOL",
+    "STRATEGIES",
+    "VOCAB",
+    "WEIGHTS_DIR",
+    "EncoderClassifier",
+    "EncoderConfig",
+    "FoundationEncoder",
+    "ReadIn",
+    "WindowNorm",
+    "build_classifier",
+    "channel_indices",
+    "check_keys",
+    "data_hash",
+    "export_onnx",
+    "fit",
+    "load_encoder",
+    "normalize_name",
+    "parity_check",
+    "read_metadata",
+    "save_encoder",
+]
