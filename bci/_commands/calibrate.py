@@ -1,0 +1,108 @@
+"""``bci calibrate``: train a per-user decoder from recordings (or a live paradigm)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import cli_errors
+
+PARADIGMS = {
+    "ssvep": "muse-ssvep",
+    "p300": "muse-p300",
+    "n170": "muse-n170",
+    "wrist-gestures": "myo-wrist-gestures",
+    "hand-gestures": "xdf-openbci-emg-gestures",
+    "motor-imagery": "eegmmidb",
+}
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def calibrate(
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Output folder (model.onnx, report.md, metrics.json)."),
+    ],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Recording files (also accepted after --data: --data a.csv b.csv)."),
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", "-d", help="A recording file; repeat --data for several."),
+    ] = None,
+    paradigm: Annotated[
+        str | None,
+        typer.Option(
+            "--paradigm",
+            "-p",
+            help=f"Paradigm: {', '.join(PARADIGMS)}; picks configs/calibrate_<set>.yaml unless --config.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Calibration YAML (configs/calibrate_*.yaml)."),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="User name stored in the model (overrides the config)."),
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Run the paradigm live, record, then train (not built yet)."),
+    ] = False,
+    no_extras: Annotated[
+        bool, typer.Option("--fast", help="Skip the learning curve and the shortcut check.")
+    ] = False,
+) -> None:
+    """Calibrate a per-user decoder: strategies vs classical baselines, ONNX model and report."""
+    with cli_errors():
+        from bci import ConfigError
+        from bci.config._calibration import CalibrationConfig
+        from bci.config._load import load_config
+
+        if live:
+            typer.echo(
+                "bci calibrate --live: not built yet. Record the paradigm with `bci record` "
+                "(stimuli + simulated participant or a headset), then run `bci calibrate --data FILE`.",
+                err=True,
+            )
+            raise typer.Exit(1)
+        if config is None:
+            if paradigm is None:
+                raise ConfigError("give --paradigm NAME or --config FILE")
+            if paradigm not in PARADIGMS:
+                raise ConfigError(
+                    f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)} or pass --config"
+                )
+            config = CONFIGS / f"calibrate_{PARADIGMS[paradigm]}.yaml"
+        cfg = load_config(config, CalibrationConfig)
+        if paradigm is not None and paradigm != cfg.paradigm:
+            raise ConfigError(
+                f"--paradigm {paradigm!r} does not match {config} (paradigm: {cfg.paradigm})"
+            )
+        if user is not None:
+            cfg = cfg.model_copy(update={"user": user})
+        data = [*(data or []), *(files or [])]
+        if not data:
+            raise ConfigError("no recording given: pass at least one file with --data")
+        from models.calibration import calibrate as run
+
+        res = run(
+            [str(p) for p in data],
+            cfg,
+            out,
+            progress=True,
+            learning=not no_extras,
+            shortcut=not no_extras,
+        )
+        best = res.metrics["best"]
+        auc = f", AUC {best['auc']:.3f}" if "auc" in best else ""
+        typer.echo(
+            f"{cfg.paradigm}/{cfg.user}: {best['name']} accuracy {best['accuracy']:.3f}{auc} "
+            f"({res.metrics['evaluation']}) -> {res.out_dir}"
+        )
+        for w in res.metrics["warnings"]:
+            typer.echo(f"warning: {w}", err=True)

@@ -1,0 +1,286 @@
+"""``calibrate()``: recordings -> trials -> strategies and baselines on shared folds -> ONNX + report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bci.config._calibration import CalibrationConfig
+
+from ._baselines import DEFAULT_BASELINES, TDFeatures, make_baseline
+from ._epochs import Trials, load_trials
+from ._evaluate import (
+    Scores,
+    cross_validate,
+    itr_bits_per_min,
+    learning_curve,
+    make_folds,
+    shortcut_check,
+)
+from ._features import FeatureStrategy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` produced."""
+
+    out_dir: Path
+    metrics: dict
+    scores: list[Scores] = field(default_factory=list)
+
+
+def _freqs(config: CalibrationConfig) -> list[float] | None:
+    return [config.frequencies[c] for c in config.classes] if config.frequencies else None
+
+
+def _factory(name: str, config: CalibrationConfig, trials: Trials, progress: bool = False):
+    """A zero-argument constructor for a strategy or baseline."""
+    freqs = _freqs(config)
+    n_classes = len(config.classes)
+    if name == "features":
+        return lambda: FeatureStrategy(
+            config.family, trials.sfreq, n_classes, freqs=freqs, n_harmonics=config.n_harmonics
+        )
+    if name in ("linear_probe", "readin", "full", "scratch"):
+        from ._strategies import FoundationStrategy
+
+        tc = config.training
+        return lambda: FoundationStrategy(
+            name,
+            trials.positions,
+            trials.sfreq,
+            list(config.classes),
+            epochs=tc.epochs,
+            patience=tc.patience,
+            batch_size=tc.batch_size,
+            max_windows=tc.max_windows,
+            seed=config.evaluation.seed,
+            progress=progress,
+        )
+    return lambda: make_baseline(
+        name, sfreq=trials.sfreq, freqs=freqs, n_harmonics=config.n_harmonics, n_classes=n_classes
+    )
+
+
+def _single_channel_features(config: CalibrationConfig, trials: Trials):
+    """Per-channel features for the single-channel shortcut check (the family's own features)."""
+    if config.family == "emg":
+        return lambda X: TDFeatures().transform(X.astype(np.float64))
+    if config.family == "ssvep":
+        from ._features import FeatureDecoder, _np_features
+
+        m = FeatureDecoder(
+            "ssvep",
+            1,
+            trials.n_times,
+            trials.sfreq,
+            freqs=_freqs(config),
+            n_harmonics=config.n_harmonics,
+            n_classes=len(config.classes),
+        )
+        return lambda X: _np_features(m, X.astype(np.float32))
+    if config.family == "erp":
+        from ._baselines import Decimate
+
+        return lambda X: Decimate(max(1, int(round(trials.sfreq / 32)))).transform(X)
+    return lambda X: np.log(np.var(X, axis=-1) + 1e-9)
+
+
+def _primary(m: dict, binary: bool) -> float:
+    return m["auc"] if binary and "auc" in m else m["accuracy"]
+
+
+def calibrate(
+    paths: list[str | Path],
+    config: CalibrationConfig,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    learning: bool = True,
+    shortcut: bool = True,
+) -> CalibrationResult:
+    """Calibrate one user's decoder from recordings and write model, report and metrics.
+
+    Parameters
+    ----------
+    paths : list of path-like
+        Recordings (any format ``devices.read_recording`` reads).
+    config : CalibrationConfig
+        Paradigm, mapping, epoching, strategies.
+    out_dir : path-like
+        Output folder: ``model.onnx``, ``metrics.json``, ``report.md`` and PNG plots.
+    progress : bool
+        tqdm bars over files, candidates and folds.
+    learning, shortcut : bool
+        Compute the learning curve and the shortcut check.
+
+    Returns
+    -------
+    CalibrationResult
+
+    Raises
+    ------
+    bci.RecordingError
+        Unusable data: missing markers, too few trials per class, channel mismatch.
+    """
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trials = load_trials(list(paths), config, progress=progress)
+    n_classes = len(config.classes)
+    binary = n_classes == 2
+    pos = config.classes.index(config.positive) if config.positive else (1 if binary else None)
+    ev = config.evaluation
+    scheme, folds = make_folds(trials, ev.scheme, ev.folds, ev.seed)
+    logger.info("%s: %s over %d windows", config.paradigm, scheme, len(trials.y))
+    baselines = (
+        config.baselines if config.baselines is not None else DEFAULT_BASELINES[config.family]
+    )
+    candidates = [(b, "baseline") for b in baselines] + [(s, "strategy") for s in config.strategies]
+    it = candidates
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(candidates, desc="cross-validating", unit="candidate")
+    scores: list[Scores] = []
+    skipped: dict[str, str] = {}
+    for name, kind in it:
+        if name in ("linear_probe", "readin", "full"):
+            from ._strategies import pretrained_encoder
+
+            if pretrained_encoder() is None:
+                skipped[name] = "no pretrained encoder installed (models/weights)"
+                continue
+        X = trials.X.astype(np.float64) if kind == "baseline" else trials.X
+        try:
+            scores.append(
+                cross_validate(name, kind, _factory(name, config, trials), X, trials, folds, pos)
+            )
+        except (ImportError, RuntimeError) as exc:
+            skipped[name] = str(exc)
+            logger.warning("%s %s skipped: %s", kind, name, exc)
+    strategies = [s for s in scores if s.kind == "strategy"]
+    if not strategies:
+        from bci import DecoderError
+
+        raise DecoderError(f"no calibration strategy could be trained: {skipped}")
+    if config.ship == "auto":
+        best = max(strategies, key=lambda s: _primary(s.metrics, binary))
+    else:
+        best = next((s for s in strategies if s.name == config.ship), None)
+        if best is None:
+            from bci import DecoderError
+
+            raise DecoderError(
+                f"ship={config.ship!r} could not be trained: {skipped.get(config.ship)}"
+            )
+    if config.family == "ssvep":
+        T = config.epochs.tmax - config.epochs.tmin
+        for s in scores:
+            s.metrics["itr_bits_per_min"] = round(
+                itr_bits_per_min(s.metrics["accuracy"], n_classes, T), 2
+            )
+    lc: list[dict] = []
+    if learning:
+        lc = learning_curve(
+            _factory(best.name, config, trials),
+            trials.X,
+            trials,
+            folds,
+            ev.learning_curve,
+            ev.seed,
+            pos,
+        )
+    shortcuts: list[Scores] = []
+    warnings_: list[str] = []
+    if shortcut:
+        shortcuts = shortcut_check(
+            trials, trials.X_raw, folds, pos, _single_channel_features(config, trials)
+        )
+        ref = _primary(best.metrics, binary)
+        frontal = {
+            f"single_channel_{n}"
+            for n, p in zip(trials.ch_names, trials.positions, strict=True)
+            if p.upper().startswith(("FP", "AF", "F"))
+        }
+        for s in shortcuts:
+            v = _primary(s.metrics, binary)
+            # a single non-frontal channel that decodes well is information, not an artifact
+            if s.name.startswith("single_channel") and s.name not in frontal:
+                continue
+            if v >= ref - ev.shortcut_margin:
+                msg = (
+                    f"shortcut check: artifact-only features '{s.name}' reach {v:.3f} vs the "
+                    f"decoder's {ref:.3f}; the decoder may rely on eye/muscle artifacts"
+                )
+                warnings_.append(msg)
+                logger.warning("%s", msg)
+    # final model on every trial
+    final = _factory(best.name, config, trials, progress=progress)().fit(trials.X, trials.y)
+    from ._export import export_model
+
+    latency = export_model(final, best.name, trials, config, out / "model.onnx")
+    metrics = {
+        "paradigm": config.paradigm,
+        "family": config.family,
+        "user": config.user,
+        "classes": list(config.classes),
+        "files": [str(p) for p in paths],
+        "n_windows": int(len(trials.y)),
+        "trials_per_class": trials.counts(),
+        "sfreq": trials.sfreq,
+        "ch_names": trials.ch_names,
+        "montage": dict(zip(trials.ch_names, trials.positions, strict=True)),
+        "window_s": round(trials.n_times / trials.sfreq, 3),
+        "evaluation": scheme,
+        "best": {
+            "name": best.name,
+            "accuracy": best.metrics["accuracy"],
+            "balanced_accuracy": best.metrics["balanced_accuracy"],
+            **({"auc": best.metrics["auc"]} if "auc" in best.metrics else {}),
+        },
+        "strategies": {s.name: s.metrics for s in strategies},
+        "baselines": {s.name: s.metrics for s in scores if s.kind == "baseline"},
+        "skipped": skipped,
+        "learning_curve": lc,
+        "shortcut": {
+            s.name: {
+                k: s.metrics[k] for k in ("accuracy", "balanced_accuracy", "auc") if k in s.metrics
+            }
+            for s in shortcuts
+        },
+        "warnings": warnings_,
+        "inference_latency_ms": latency,
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    if "scratch" in metrics["strategies"]:
+        pre = [n for n in ("linear_probe", "readin", "full") if n in metrics["strategies"]]
+        metrics["pretrained_vs_scratch"] = {
+            n: round(
+                _primary(metrics["strategies"][n], binary)
+                - _primary(metrics["strategies"]["scratch"], binary),
+                4,
+            )
+            for n in pre
+        }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    from ._report import write_report
+
+    write_report(out, metrics, scores + shortcuts, best)
+    logger.info(
+        "calibrated %s for %s in %.1f s: best %s accuracy %.3f -> %s",
+        config.paradigm,
+        config.user,
+        metrics["seconds"],
+        best.name,
+        best.metrics["accuracy"],
+        out,
+    )
+    return CalibrationResult(out, metrics, scores + shortcuts)

@@ -1,0 +1,248 @@
+"""Cross-validation on shared folds, metrics, learning curve, shortcut check and ITR."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
+
+from ._epochs import Trials
+
+logger = logging.getLogger(__name__)
+
+Factory = Callable[[], object]  # returns an object with fit(X, y) and predict_proba(X)
+
+
+def make_folds(
+    trials: Trials, scheme: str, n_folds: int, seed: int
+) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Train/test indices shared by every candidate.
+
+    ``loso`` leaves one session out (``auto`` picks it when there are >= 2 sessions); ``kfold``
+    is stratified k-fold over trials, so all windows of one trial fall on the same side.
+    """
+    n_sessions = len(np.unique(trials.sessions))
+    if scheme == "loso" or (scheme == "auto" and n_sessions >= 2):
+        if n_sessions < 2:
+            scheme = "kfold"
+        else:
+            folds = list(LeaveOneGroupOut().split(trials.X, trials.y, trials.sessions))
+            return "leave-one-session-out", folds
+    min_count = min(trials.counts().values())
+    k = max(2, min(n_folds, min_count))
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return f"stratified {k}-fold", list(cv.split(trials.X, trials.y, trials.groups))
+
+
+@dataclass
+class Scores:
+    """Out-of-fold predictions of one candidate and the metrics derived from them."""
+
+    name: str
+    kind: str  # "baseline" | "strategy" | "shortcut"
+    proba: np.ndarray
+    y: np.ndarray
+    fold_acc: list[float]
+    fit_seconds: float
+    metrics: dict = field(default_factory=dict)
+
+
+def compute_metrics(y: np.ndarray, proba: np.ndarray, n_classes: int, positive: int | None) -> dict:
+    """Accuracy, balanced accuracy, per-class recall, confusion matrix, AUC (binary)."""
+    pred = proba.argmax(axis=1)
+    cm = confusion_matrix(y, pred, labels=list(range(n_classes)))
+    recall = (cm.diagonal() / np.maximum(cm.sum(axis=1), 1)).tolist()
+    out = {
+        "accuracy": float((pred == y).mean()),
+        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+        "per_class_recall": [float(r) for r in recall],
+        "confusion": cm.tolist(),
+    }
+    if n_classes == 2:
+        pos = 1 if positive is None else positive
+        try:
+            out["auc"] = float(roc_auc_score((y == pos).astype(int), proba[:, pos]))
+        except ValueError:
+            out["auc"] = float("nan")
+    return out
+
+
+def cross_validate(
+    name: str,
+    kind: str,
+    factory: Factory,
+    X: np.ndarray,
+    trials: Trials,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    positive: int | None,
+) -> Scores:
+    """Fit a fresh candidate on each training fold; collect out-of-fold probabilities."""
+    n_classes = len(trials.classes)
+    proba = np.zeros((len(trials.y), n_classes))
+    fold_acc = []
+    t0 = time.perf_counter()
+    for tr, te in folds:
+        est = factory()
+        est.fit(X[tr], trials.y[tr])
+        p = np.asarray(est.predict_proba(X[te]))
+        if p.shape[1] != n_classes:  # a class missing from the training fold
+            full = np.zeros((len(te), n_classes))
+            full[:, np.asarray(est.classes_, dtype=int)] = p
+            p = full
+        proba[te] = p
+        fold_acc.append(float((p.argmax(1) == trials.y[te]).mean()))
+    s = Scores(name, kind, proba, trials.y, fold_acc, time.perf_counter() - t0)
+    s.metrics = compute_metrics(trials.y, proba, n_classes, positive)
+    s.metrics["fold_accuracy"] = fold_acc
+    s.metrics["fit_seconds"] = round(s.fit_seconds, 2)
+    logger.info(
+        "%s %s: accuracy %.3f%s (%.1f s)",
+        kind,
+        name,
+        s.metrics["accuracy"],
+        f", AUC {s.metrics['auc']:.3f}" if "auc" in s.metrics else "",
+        s.fit_seconds,
+    )
+    return s
+
+
+def itr_bits_per_min(accuracy: float, n_classes: int, trial_seconds: float) -> float:
+    """Wolpaw information transfer rate in bits/min."""
+    p, n = min(max(accuracy, 1e-9), 1.0), n_classes
+    if p <= 1.0 / n:
+        return 0.0
+    bits = math.log2(n) + p * math.log2(p)
+    if p < 1.0:
+        bits += (1 - p) * math.log2((1 - p) / (n - 1))
+    return bits * 60.0 / trial_seconds
+
+
+def learning_curve(
+    factory: Factory,
+    X: np.ndarray,
+    trials: Trials,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    fractions: list[float],
+    seed: int,
+    positive: int | None,
+) -> list[dict]:
+    """Score vs number of calibration trials: subsample whole trials of each training fold."""
+    rng = np.random.default_rng(seed)
+    out = []
+    n_classes = len(trials.classes)
+    for frac in fractions:
+        accs, n_trials, aucs = [], [], []
+        for tr, te in folds:
+            keep = []
+            for k in range(n_classes):
+                g = np.unique(trials.groups[tr][trials.y[tr] == k])
+                if len(g) == 0:
+                    continue
+                n = max(2, int(round(frac * len(g))))
+                keep.extend(rng.choice(g, size=min(n, len(g)), replace=False).tolist())
+            sub = tr[np.isin(trials.groups[tr], keep)]
+            if len(np.unique(trials.y[sub])) < 2:
+                continue
+            est = factory().fit(X[sub], trials.y[sub])
+            p = np.asarray(est.predict_proba(X[te]))
+            if p.shape[1] != n_classes:
+                full = np.zeros((len(te), n_classes))
+                full[:, np.asarray(est.classes_, dtype=int)] = p
+                p = full
+            accs.append(float((p.argmax(1) == trials.y[te]).mean()))
+            n_trials.append(len(keep))
+            if n_classes == 2:
+                pos = 1 if positive is None else positive
+                yt = (trials.y[te] == pos).astype(int)
+                if 0 < yt.sum() < len(yt):
+                    aucs.append(float(roc_auc_score(yt, p[:, pos])))
+        if accs:
+            row = {
+                "fraction": frac,
+                "n_trials": float(np.mean(n_trials)),
+                "accuracy": float(np.mean(accs)),
+            }
+            if aucs:
+                row["auc"] = float(np.mean(aucs))
+            out.append(row)
+    return out
+
+
+def _band_logpower(X: np.ndarray, sfreq: float, lo: float, hi: float) -> np.ndarray:
+    from scipy.signal import welch
+
+    nper = min(X.shape[-1], int(sfreq))
+    f, p = welch(X, fs=sfreq, nperseg=nper, axis=-1)
+    sel = (f >= lo) & (f < hi)
+    if not sel.any():
+        return np.zeros(X.shape[:2])
+    return np.log(p[..., sel].mean(axis=-1) + 1e-12)
+
+
+def shortcut_features(trials: Trials, X_raw: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Artifact-only feature sets: EOG band on frontal channels, > 30 Hz power, each channel alone.
+
+    ``X_raw`` are the same windows before band-pass filtering (eye and muscle activity often
+    lies outside the decoder's band); without it the filtered windows are used.
+    """
+    Xs = X_raw if X_raw is not None else trials.X
+    sf = trials.sfreq
+    front = [i for i, p in enumerate(trials.positions) if p.upper().startswith(("FP", "AF", "F"))]
+    out: dict[str, np.ndarray] = {}
+    if front:
+        out["eog_frontal_0.5-4Hz"] = _band_logpower(Xs[:, front], sf, 0.5, 4.0)
+    if sf / 2 > 35:
+        out["emg_power_>30Hz"] = _band_logpower(Xs, sf, 30.0, min(sf / 2 - 1, 100.0))
+    return out
+
+
+class _FeatureLDA:
+    """Standardize + shrinkage LDA on precomputed features (for the shortcut check)."""
+
+    def __init__(self, F: np.ndarray):
+        self.F = F
+
+    def fit(self, idx: np.ndarray, y: np.ndarray) -> _FeatureLDA:
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.m = make_pipeline(
+            StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+        )
+        self.m.fit(self.F[idx.reshape(-1).astype(int)], y)
+        self.classes_ = self.m.classes_
+        return self
+
+    def predict_proba(self, idx: np.ndarray) -> np.ndarray:
+        return self.m.predict_proba(self.F[idx.reshape(-1).astype(int)])
+
+
+def shortcut_check(
+    trials: Trials,
+    X_raw: np.ndarray | None,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    positive: int | None,
+    single_channel: Callable[[np.ndarray], np.ndarray] | None,
+) -> list[Scores]:
+    """Cross-validate artifact-only features with the same folds as the decoders."""
+    feats = shortcut_features(trials, X_raw)
+    if single_channel is not None:
+        for c, name in enumerate(trials.ch_names):
+            feats[f"single_channel_{name}"] = single_channel(trials.X[:, c : c + 1])
+    idx = np.arange(len(trials.y), dtype=float)[:, None, None]
+    out = []
+    for name, F in feats.items():
+        F = np.nan_to_num(F.reshape(len(F), -1))
+        out.append(
+            cross_validate(
+                name, "shortcut", lambda F=F: _FeatureLDA(F), idx, trials, folds, positive
+            )
+        )
+    return out
