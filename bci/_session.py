@@ -1,1 +1,329 @@
-"""(in progress, issue 4)."""
+"""The wiring layer: a :class:`~bci.config.SessionConfig` becomes a running session.
+
+It starts the configured sources (simulated participant, BrainFlow board, LSL stream,
+replay), loads the decoder, opens the recording and the MQTT client (with the embedded
+broker by default), runs the :class:`~bci._runtime.Engine` until the duration passes or
+Ctrl-C, and closes everything in order: inlets before outlets, the recording last, so the
+file is complete and loadable. Concrete components are imported lazily here, never in the
+runtime core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._errors import BCIError, ConfigError, DecoderError
+from .config import SessionConfig
+
+logger = logging.getLogger(__name__)
+
+#: Streams of the stimulus protocol (contract 5) recorded whenever they are on the network.
+PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
+
+
+@dataclass
+class SessionResult:
+    """What a finished session reports.
+
+    Parameters
+    ----------
+    recording : Path | None
+        The XDF file written (``None`` when recording was off).
+    summary : dict
+        The engine's final snapshot (latency percentiles, counters, rates).
+    mqtt : dict
+        MQTT counts (``sent``, ``unsent``, ``reconnects``...), empty when MQTT was off.
+    mqtt_port : int | None
+        The broker port used (the embedded broker's may be chosen at start).
+    """
+
+    recording: Path | None
+    summary: dict
+    mqtt: dict = field(default_factory=dict)
+    mqtt_port: int | None = None
+
+
+def _engine_settings(config: SessionConfig, decoder: Any):
+    from ._runtime import Budgets, EngineSettings, PostprocessSettings
+
+    pre = config.preprocess
+    bandpass = tuple(pre.bandpass) if pre.bandpass is not None else None
+    notch = pre.notch
+    trained = getattr(decoder, "preprocess", {}) or {}
+    if trained:
+        t_bp = tuple(trained["bandpass"]) if trained.get("bandpass") else None
+        t_notch = trained.get("notch")
+        if (t_bp, t_notch) != (bandpass, notch):
+            logger.warning(
+                "decoder was trained with bandpass=%s notch=%s; applying those instead of the "
+                "config's bandpass=%s notch=%s",
+                t_bp,
+                t_notch,
+                bandpass,
+                notch,
+            )
+        bandpass, notch = t_bp, t_notch
+    logger.info("preprocessing applied: bandpass=%s notch=%s", bandpass, notch)
+    reref = pre.reref if isinstance(pre.reref, str) or pre.reref is None else tuple(pre.reref)
+    b = config.budgets
+    return EngineSettings(
+        session=config.name,
+        window=config.window.length,
+        hop=config.window.hop,
+        bandpass=bandpass,
+        notch=notch,
+        reref=reref,
+        resample=pre.resample,
+        channels=tuple(pre.channels) if pre.channels else None,
+        postprocess=PostprocessSettings(
+            config.postprocess.smoothing, config.postprocess.threshold, config.postprocess.dwell
+        ),
+        budgets=Budgets(b.transport_ms, b.processing_ms, b.output_ms, b.decision_ms),
+        lsl_outputs=config.outputs.lsl.enabled,
+        lsl_name=config.outputs.lsl.name,
+        warmup=config.decoder.warmup,
+    )
+
+
+class _Sources:
+    """Start the configured producers and build the LSL sources the engine pulls."""
+
+    def __init__(self) -> None:
+        self.producers: list[Any] = []  # things with stop(): participant, board, replay
+        self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
+
+    def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
+        from devices import SourceLSL
+
+        names: list[str] = []
+        for i, src in enumerate(config.sources):
+            kind = src.kind
+            if kind == "simulated":
+                from devices.simulated import SimulatedParticipant
+
+                self.producers.append(SimulatedParticipant(src).start())
+                names.append(src.name)
+                self.protocol_names = tuple(
+                    getattr(src, key, default)
+                    for key, default in zip(
+                        ("markers", "stimuli", "truth"), PROTOCOL_STREAMS, strict=True
+                    )
+                )
+            elif kind == "brainflow":
+                from devices._brainflow import BoardBrainFlow
+
+                board = BoardBrainFlow(src.board, src.params, src.name).start()
+                self.producers.append(board)
+                names.extend(spec.name for spec in board.specs[:1])
+            elif kind == "replay":
+                import devices
+
+                replay_cls = getattr(devices, "ReplayLSL", None)
+                if replay_cls is None:
+                    raise BCIError(
+                        "sources[%d]: replay needs devices.ReplayLSL, not available in this build"
+                        % i
+                    )
+                player = replay_cls(
+                    src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
+                ).start()
+                self.producers.append(player)
+                specs = getattr(player, "specs", [])
+                signal_specs = [s for s in specs if s.sfreq > 0]
+                if not signal_specs:
+                    raise BCIError(f"sources[{i}]: replay of {src.path} has no signal stream")
+                names.append(signal_specs[0].name)
+            elif kind == "lsl":
+                if i == 0:
+                    decoded = SourceLSL(
+                        name=src.name, stype=src.stype, source_id=src.source_id, timeout=src.timeout
+                    )
+                    names.append("")  # placeholder: resolved by properties
+                    self._first = decoded
+                else:
+                    names.append(src.name or "")
+            else:  # pragma: no cover - the config schema forbids it
+                raise ConfigError(f"sources[{i}].kind={kind!r} is not supported")
+        first = getattr(self, "_first", None) or SourceLSL(name=names[0], timeout=10.0)
+        aux: list[Any] = [SourceLSL(name=n, timeout=5.0) for n in names[1:] if n]
+        return first, aux
+
+    def stop(self) -> None:
+        for p in reversed(self.producers):
+            try:
+                p.stop()
+            except Exception:  # noqa: BLE001 - every producer must get its stop call
+                logger.exception("stopping %s failed", p)
+        self.producers.clear()
+
+
+def _protocol_sources(names: tuple[str, ...], exclude: set[str]) -> list[Any]:
+    """Connected SourceLSL for each protocol stream (markers, descriptions, truth) visible now."""
+    from devices import SourceLSL, list_streams
+
+    visible = {s.name for s in list_streams(timeout=1.0)}
+    out = [SourceLSL(name=n, timeout=5.0) for n in names if n in visible and n not in exclude]
+    for src in out:
+        src.connect()
+    if out:
+        logger.info("recording protocol streams: %s", ", ".join(s.spec.name for s in out))
+    return out
+
+
+def run_session(
+    config: SessionConfig,
+    duration: float | None = None,
+    decoder: str | Path | None = None,
+    on_metrics: Callable[[dict], None] | None = None,
+    handle_signals: bool = True,
+) -> SessionResult | Path:
+    """Run a session from its config until ``duration`` passes or Ctrl-C.
+
+    Parameters
+    ----------
+    config : SessionConfig
+        The validated session config.
+    duration : float | None
+        Seconds to run (overrides ``config.duration``); ``None`` runs until Ctrl-C.
+    decoder : str | Path | None
+        ``.onnx`` file or calibration directory (overrides ``config.decoder.path``).
+    on_metrics : callable | None
+        Receives the engine snapshot about once a second (the live status).
+    handle_signals : bool
+        Turn SIGINT/SIGTERM into a clean stop (main thread only).
+
+    Returns
+    -------
+    SessionResult | Path
+        The result; a closed-loop session returns ``stimuli.run_closed_loop``'s report dir.
+
+    Raises
+    ------
+    DecoderError
+        When the decoder file is missing or does not fit the stream (before the session starts).
+    """
+    duration = duration if duration is not None else config.duration
+    if config.closed_loop is not None:
+        import stimuli
+
+        return stimuli.run_closed_loop(config, duration)
+    return asyncio.run(_run(config, duration, decoder, on_metrics, handle_signals))
+
+
+async def _run(
+    config: SessionConfig,
+    duration: float | None,
+    decoder_path: str | Path | None,
+    on_metrics: Callable[[dict], None] | None,
+    handle_signals: bool,
+) -> SessionResult:
+    from ._decoder import DecoderONNX
+    from ._runtime import Engine
+
+    dcfg = config.decoder
+    decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
+    sources = _Sources()
+    engine = recorder = mqtt = broker = None
+    rec_path: Path | None = None
+    mqtt_port: int | None = None
+    try:
+        source, aux = await asyncio.to_thread(sources.start, config)
+        await asyncio.to_thread(source.connect)
+        for a in aux:
+            await asyncio.to_thread(a.connect)
+        aux += await asyncio.to_thread(
+            _protocol_sources,
+            sources.protocol_names,
+            {source.spec.name, *(a.spec.name for a in aux)},
+        )
+        settings = _engine_settings(config, decoder)
+        if config.recording.enabled:
+            from ._recorder import RecorderXDF
+
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            rec_path = Path(config.recording.directory) / f"{config.name}_{stamp}.xdf"
+            recorder = RecorderXDF(rec_path)
+        m = config.outputs.mqtt
+        if m.enabled:
+            from ._mqtt import ClientMQTT, EmbeddedBroker, MQTTSettings
+
+            mqtt_port = m.port
+            if m.broker == "embedded":
+                broker = await asyncio.to_thread(EmbeddedBroker("127.0.0.1", m.port).start)
+                mqtt_port = broker.port
+            mqtt = ClientMQTT(
+                MQTTSettings(
+                    host="127.0.0.1" if m.broker == "embedded" else m.host,
+                    port=mqtt_port,
+                    session=config.name,
+                    topic_prefix=m.topic_prefix,
+                    qos=m.qos,
+                    username=m.username,
+                    password=m.password,
+                    tls=m.tls,
+                    ca_file=m.ca_file,
+                )
+            )
+            await mqtt.start()
+            if not await mqtt.wait_connected(3.0):
+                logger.warning(
+                    "MQTT broker %s:%s not reachable yet; decisions are queued and counted",
+                    m.host,
+                    mqtt_port,
+                )
+        engine = Engine(
+            source, decoder, settings, aux, recorder=recorder, publisher=mqtt, on_metrics=on_metrics
+        )
+        await asyncio.to_thread(engine.prepare)
+        if mqtt is not None:
+            mqtt.publish(
+                "status",
+                {
+                    "session": config.name,
+                    "state": "running",
+                    "model_id": engine.model_id,
+                    "provider": decoder.provider,
+                    "classes": engine.classes,
+                },
+            )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, stop.set)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+        logger.info(
+            "session %r running%s; Ctrl-C stops it",
+            config.name,
+            f" for {duration:g} s" if duration else "",
+        )
+        try:
+            await engine.run(duration=duration, stop=stop)
+        finally:
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+        summary = engine.snapshot()
+    finally:
+        if engine is not None:
+            engine.close()
+        if mqtt is not None:
+            await mqtt.stop()
+        if broker is not None:
+            await asyncio.to_thread(broker.stop)
+        if recorder is not None:
+            await asyncio.to_thread(recorder.close)
+        sources.stop()
+    return SessionResult(rec_path, summary, mqtt.counts() if mqtt is not None else {}, mqtt_port)
+
+
+__all__ = ["DecoderError", "SessionResult", "run_session"]

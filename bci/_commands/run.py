@@ -1,0 +1,81 @@
+"""``bci run``: run a session from a config (default: the simulated participant)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._common import cli_errors
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+
+def run(
+    config: Path | None = typer.Argument(
+        None, help="Session YAML (default: configs/default.yaml)."
+    ),
+    duration: float | None = typer.Option(
+        None, "--duration", help="Stop after S seconds (default: Ctrl-C)."
+    ),
+    decoder: str | None = typer.Option(
+        None, "--decoder", help="ONNX file or `bci calibrate` output folder."
+    ),
+    live: bool = typer.Option(True, "--live/--no-live", help="Live status table in the terminal."),
+) -> None:
+    """Decode a live session: stream, decode, publish on LSL/MQTT, record to XDF."""
+    import logging
+
+    from .._runtime._status import status_table, summary_lines
+    from .._session import SessionResult, run_session
+    from ..config import SessionConfig, load_config
+
+    with cli_errors():
+        if config is None:
+            cfg = load_config(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else SessionConfig()
+        else:
+            cfg = load_config(config)
+        on_metrics = None
+        live_view = None
+        if live:
+            from rich.console import Console
+            from rich.live import Live
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                live_view = Live(console=console, auto_refresh=False, transient=True)
+                live_view.start()
+
+                def on_metrics(snap: dict) -> None:
+                    live_view.update(status_table(snap), refresh=True)
+
+            else:  # not a terminal: one log line per metrics interval instead
+                log = logging.getLogger("bci.run")
+
+                def on_metrics(snap: dict) -> None:
+                    p = snap["latency_ms"]["decision"]
+                    log.info(
+                        "%.1f decisions/s, decision latency p50 %s p99 %s ms, overruns %d",
+                        snap["decisions_per_s"],
+                        p["p50"],
+                        p["p99"],
+                        snap["counters"]["overruns"],
+                    )
+
+        try:
+            result = run_session(cfg, duration=duration, decoder=decoder, on_metrics=on_metrics)
+        finally:
+            if live_view is not None:
+                live_view.stop()
+        if isinstance(result, SessionResult):
+            for line in summary_lines(result.summary):
+                typer.echo(line)
+            if result.mqtt:
+                typer.echo(
+                    f"  MQTT port {result.mqtt_port}: sent {result.mqtt['sent']}, unsent "
+                    f"{result.mqtt['unsent']}, reconnects {result.mqtt['reconnects']}"
+                )
+            if result.recording is not None:
+                typer.echo(f"recording: {result.recording}")
+        else:
+            typer.echo(f"closed-loop report: {result}")

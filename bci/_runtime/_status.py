@@ -1,0 +1,62 @@
+"""Human-readable views of an engine snapshot: the live status table and the exit summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._stats import STAGES
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def status_table(snap: dict) -> Any:
+    """A rich table: streams and rates, decisions/s, p50/p99 per stage, overruns, drops."""
+    from rich.table import Table
+
+    c = snap["counters"]
+    t = Table(
+        title=f"bci run: {snap['session']}  ({snap['elapsed']:.0f} s, {snap['provider']})",
+        expand=False,
+    )
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    for name, rate in snap["streams"].items():
+        t.add_row(f"stream {name}", f"{rate:.1f} samples/s")
+    t.add_row("decisions/s", f"{snap['decisions_per_s']:.1f}  (total {c['decisions']})")
+    for st in STAGES:
+        p = snap["latency_ms"][st]
+        t.add_row(
+            f"{st} ms p50/p99 (budget)",
+            f"{_ms(p['p50'])} / {_ms(p['p99'])}  ({snap['budgets_ms'][st]:g})",
+        )
+    t.add_row("overruns", str(c["overruns"]))
+    t.add_row(
+        "drops (stale / queue / hops)",
+        f"{c['dropped_stale']} / {c['dropped_queue']} / {c['skipped_hops']}",
+    )
+    t.add_row("lost samples / NaN samples", f"{c['lost_samples']} / {c['nonfinite_samples']}")
+    t.add_row("MQTT sent / unsent", f"{c['mqtt_sent']} / {c['mqtt_unsent']}")
+    return t
+
+
+def summary_lines(snap: dict) -> list[str]:
+    """The exit summary as plain lines."""
+    c = snap["counters"]
+    lines = [
+        f"session {snap['session']}: {c['decisions']} decisions in {snap['elapsed']:.1f} s "
+        f"(model {snap['model_id']} on {snap['provider']})",
+    ]
+    for st in STAGES:
+        p = snap["latency_ms"][st]
+        lines.append(
+            f"  {st:<10} p50 {_ms(p['p50'])}  p95 {_ms(p['p95'])}  p99 {_ms(p['p99'])}  max {_ms(p['max'])} ms"
+            f"  (budget {snap['budgets_ms'][st]:g} ms, {c['stage_overruns'][st]} over)"
+        )
+    lines.append(
+        f"  overruns {c['overruns']}, dropped stale {c['dropped_stale']}, dropped queue {c['dropped_queue']}, "
+        f"skipped NaN windows {c['skipped_nonfinite']}, NaN samples {c['nonfinite_samples']}, "
+        f"lost samples {c['lost_samples']}, MQTT sent {c['mqtt_sent']} unsent {c['mqtt_unsent']}"
+    )
+    return lines

@@ -1,0 +1,202 @@
+"""``bci run`` end to end in a fresh process: LSL and MQTT decisions, XDF recording, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import aiomqtt
+import pylsl
+import pytest
+import yaml
+
+from .conftest import EEGPusher, free_port
+
+CLI = "from bci._commands.main import run; run()"
+
+
+def _config(tmp_path: Path, uid: str, port: int, sources: list[dict], **extra) -> Path:
+    cfg = {
+        "name": f"s{uid}",
+        "sources": sources,
+        "decoder": {"warmup": 2},
+        "outputs": {"lsl": {"name": f"dec-{uid}"}, "mqtt": {"broker": "embedded", "port": port}},
+        "recording": {"directory": str(tmp_path / "rec")},
+        **extra,
+    }
+    path = tmp_path / "session.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+class MarkerPusher(threading.Thread):
+    """Push a stimulus marker every 0.5 s on a real LSL marker outlet."""
+
+    def __init__(self, name: str):
+        super().__init__(daemon=True)
+        self.outlet = pylsl.StreamOutlet(
+            pylsl.StreamInfo(name, "Markers", 1, 0.0, "string", f"{name}-src")
+        )
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.wait(0.5):
+            self.outlet.push_sample([f"ssvep_{[8.0, 10.0, 12.0, 15.0][i % 4]}"])
+            i += 1
+
+
+async def _mqtt_decisions(port: int, topic: str, into: list, deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:  # the broker lives in the session process: retry until it is up
+        try:
+            async with aiomqtt.Client("127.0.0.1", port, identifier="test-sub") as sub:
+                await sub.subscribe(topic, qos=1)
+                async for msg in sub.messages:
+                    into.append(json.loads(msg.payload))
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.2)
+
+
+def _lsl_decisions(name: str, into: list, stop: threading.Event) -> None:
+    found = pylsl.resolve_byprop("name", name, 1, 30.0)
+    if not found:
+        return
+    inlet = pylsl.StreamInlet(found[0], max_buflen=60)
+    inlet.open_stream(timeout=10.0)
+    while not stop.is_set():
+        data, _ = inlet.pull_chunk(timeout=0.2)
+        into.extend(data)
+    inlet.close_stream()
+
+
+async def test_bci_run_publishes_on_lsl_and_mqtt_and_records_xdf(
+    tmp_path: Path, uid: str, tiny_onnx: Path
+) -> None:
+    import pyxdf
+
+    port = free_port()
+    cfg = _config(
+        tmp_path,
+        uid,
+        port,
+        [{"kind": "lsl", "name": f"eeg-{uid}"}, {"kind": "lsl", "name": f"mk-{uid}"}],
+    )
+    mqtt_got: list = []
+    lsl_got: list = []
+    stop = threading.Event()
+    markers = MarkerPusher(f"mk-{uid}")
+    with EEGPusher(f"eeg-{uid}"):
+        markers.start()
+        lsl_thread = threading.Thread(
+            target=_lsl_decisions, args=(f"dec-{uid}", lsl_got, stop), daemon=True
+        )
+        lsl_thread.start()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLI,
+            "run",
+            str(cfg),
+            "--duration",
+            "8",
+            "--decoder",
+            str(tiny_onnx),
+            "--no-live",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        loop = asyncio.get_running_loop()
+        sub = asyncio.create_task(
+            _mqtt_decisions(port, f"bci/s{uid}/decision", mqtt_got, loop.time() + 40)
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        sub.cancel()
+        stop.set()
+        markers.stop.set()
+        lsl_thread.join(5)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "decisions in" in text and "recording:" in text
+    assert len(lsl_got) >= 20, text
+    assert len(mqtt_got) >= 20, text
+    d = mqtt_got[-1]
+    assert (
+        d["v"] == 1
+        and d["session"] == f"s{uid}"
+        and len(d["values"]) == 5
+        and d["t_sample"] <= d["t_decoded"]
+    )
+    xdf = next((tmp_path / "rec").glob("*.xdf"))
+    streams, _ = pyxdf.load_xdf(str(xdf), dejitter_timestamps=False)
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    assert {
+        f"eeg-{uid}",
+        f"mk-{uid}",
+        f"dec-{uid}",
+        f"dec-{uid}-stamps",
+        f"s{uid}-events",
+        f"s{uid}-metrics",
+    } <= set(by_name)
+    assert by_name[f"eeg-{uid}"]["time_series"].shape[1] == 16
+    assert len(by_name[f"eeg-{uid}"]["time_series"]) >= 250 * 6
+    assert any(str(v[0]).startswith("ssvep_") for v in by_name[f"mk-{uid}"]["time_series"])
+    n_dec = len(by_name[f"dec-{uid}"]["time_series"])
+    assert n_dec >= 20 and len(by_name[f"dec-{uid}-stamps"]["time_series"]) == n_dec
+    events = [json.loads(v[0])["event"] for v in by_name[f"s{uid}-events"]["time_series"]]
+    assert events[0] == "started" and events[-1] == "stopped"
+
+
+def test_bci_run_channel_mismatch_is_a_clear_error_before_start(
+    tmp_path: Path, uid: str, onnx_factory
+) -> None:
+    model = onnx_factory(n_channels=8)
+    with EEGPusher(f"eeg-{uid}"):
+        cfg = _config(
+            tmp_path,
+            uid,
+            free_port(),
+            [{"kind": "lsl", "name": f"eeg-{uid}"}],
+            recording={"enabled": False},
+        )
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CLI,
+                "run",
+                str(cfg),
+                "--duration",
+                "5",
+                "--decoder",
+                str(model),
+                "--no-live",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "expects 8" in out.stderr and "preprocess.channels" in out.stderr
+
+
+def test_bci_run_missing_default_decoder_names_the_file(tmp_path: Path) -> None:
+    from bci._decoder import default_decoder_path
+
+    if default_decoder_path().is_file():
+        pytest.skip("the default decoder exists in this checkout")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: x\n")
+    out = subprocess.run(
+        [sys.executable, "-c", CLI, "run", str(cfg), "--duration", "1", "--no-live"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 1 and "default.onnx does not exist" in out.stderr
