@@ -6,6 +6,7 @@ Everything here produces or consumes the core types of :mod:`bci` (``StreamSpec`
 
 from __future__ import annotations
 
+from ._brainflow import BoardBrainFlow, board_id, list_boards
 from ._lsl import (
     MarkerOutletLSL,
     OutletLSL,
@@ -15,8 +16,16 @@ from ._lsl import (
     resolve,
     spec_from_info,
 )
+from ._readers import read_recording
+from ._readers_mapping import CSVMapping, load_mapping
 
 __all__ = [
+    "BoardBrainFlow",
+    "CSVMapping",
+    "board_id",
+    "list_boards",
+    "load_mapping",
+    "read_recording",
     "MarkerOutletLSL",
     "OutletLSL",
     "SourceLSL",
