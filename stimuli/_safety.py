@@ -310,7 +310,6 @@ class SafetyLimiter:
             When the stimulus breaks a rule and no permitted clamp fixes it, or when it is a
             periodic flicker and the SSVEP opt-in is not set.
         """
-        cfg = self.config
         record: dict = {"rules": list(RULES), "clamps": [], "waived": [], "opt_in": None}
         out = stim
         if out.kind in ("cue", "off"):
