@@ -21,7 +21,7 @@ def run(
     decoder: str | None = typer.Option(
         None, "--decoder", help="ONNX file or `bci calibrate` output folder."
     ),
-    live: bool = typer.Option(True, "--live/--no-live", help="Live status table in the terminal."),
+    live: bool = typer.Option(True, "--live/--no-live", help="Live status table in the terminal."),  # noqa: B008
 ) -> None:
     """Decode a live session: stream, decode, publish on LSL/MQTT, record to XDF."""
     import logging

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -96,6 +97,11 @@ class EngineSettings:
         Decoder warm-up runs before the session starts.
     metrics_interval : float
         Seconds between metrics (MQTT, recording, status callback).
+    switch_interval : float | None
+        Python's GIL switch interval while the engine runs (``sys.setswitchinterval``;
+        restored afterwards). The default 5 ms lets a busy thread hold the GIL that long
+        while a pull or decode thread waits; e.g. 0.0005 shortens that wait. ``None`` (default)
+        leaves it.
     """
 
     session: str = "default"
@@ -114,6 +120,7 @@ class EngineSettings:
     aux_poll_interval: float = 0.01
     warmup: int = 10
     metrics_interval: float = 1.0
+    switch_interval: float | None = None
 
 
 @dataclass
@@ -339,6 +346,9 @@ class Engine:
         ]
         self._ort = ThreadPoolExecutor(1, thread_name_prefix="onnxruntime")
         self._t_start = self._last_metrics_t = pylsl.local_clock()
+        old_switch = sys.getswitchinterval()
+        if self.settings.switch_interval is not None:
+            sys.setswitchinterval(self.settings.switch_interval)
         tasks = [
             asyncio.create_task(self._pump(i, s), name=f"pump-{s.spec.name}")
             for i, s in enumerate(srcs)
@@ -365,6 +375,7 @@ class Engine:
             await asyncio.gather(*waiters, return_exceptions=True)
             for ex in [*self._executors, self._ort]:
                 ex.shutdown(wait=True, cancel_futures=True)
+            sys.setswitchinterval(old_switch)
             self._publish_metrics(final=True)
             self._event("stopped", **self._short_counts())
         if error is not None:

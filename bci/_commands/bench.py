@@ -1,0 +1,85 @@
+"""``bci bench``: run every ``tools/bench_*.py`` (contract 9) and print Markdown tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from ._common import cli_errors
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+def _load(path: Path):  # noqa: ANN202 - a plain module loaded by path
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench(
+    json_file: Path | None = typer.Option(
+        None, "--json", help="Write all results to this JSON file."
+    ),  # noqa: B008
+    only: list[str] | None = typer.Option(  # noqa: B008
+        None,
+        "--only",
+        help="Benchmarks to run: runtime, recorder, model... (repeatable); runtime:a,b picks scenarios.",
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Short runs (smoke test, rough figures)."),
+    duration: float | None = typer.Option(
+        None,
+        "--duration",
+        help="Seconds per runtime scenario and pipeline (300 for the 5-minute run).",
+    ),
+) -> None:
+    """Benchmark the runtime (ours vs mne-lsl through real LSL) and every other tools/bench_*.py."""
+    from .._errors import BCIError
+
+    with cli_errors():
+        files = sorted(TOOLS.glob("bench_*.py"))
+        if not files:
+            raise BCIError(f"no tools/bench_*.py found in {TOOLS}")
+        wanted: dict[str, list[str] | None] = {}
+        for item in only or []:
+            area, _, scen = item.partition(":")
+            wanted[area] = scen.split(",") if scen else None
+        unknown = set(wanted) - {f.stem.removeprefix("bench_") for f in files}
+        if unknown:
+            raise BCIError(
+                f"--only {sorted(unknown)}: no such benchmark; have {[f.stem.removeprefix('bench_') for f in files]}"
+            )
+        results: dict[str, list[dict]] = {}
+        for path in files:
+            area = path.stem.removeprefix("bench_")
+            if wanted and area not in wanted:
+                continue
+            module = _load(path)
+            if not hasattr(module, "run") or not hasattr(module, "markdown"):
+                typer.echo(
+                    f"skipping {path.name}: it lacks run()/markdown() (contract 9)", err=True
+                )
+                continue
+            kwargs: dict = {"quick": quick}
+            if area == "runtime":
+                kwargs.update(duration=duration, only=wanted.get("runtime"))
+            try:
+                res = module.run(**kwargs)
+            except BCIError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+                typer.echo(f"bench {area} failed: {exc!r}", err=True)
+                results[area] = [{"name": area, "error": repr(exc)}]
+                continue
+            results[area] = res
+            typer.echo(f"\n## {area}\n")
+            typer.echo(module.markdown(res))
+        if json_file is not None:
+            json_file.write_text(json.dumps(results, indent=2, default=str))
+            typer.echo(f"\nresults: {json_file}")
