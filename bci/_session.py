@@ -128,8 +128,7 @@ class _Sources:
                 replay_cls = getattr(devices, "ReplayLSL", None)
                 if replay_cls is None:
                     raise BCIError(
-                        "sources[%d]: replay needs devices.ReplayLSL, not available in this build"
-                        % i
+                        f"sources[{i}]: replay needs devices.ReplayLSL, not available in this build"
                     )
                 player = replay_cls(
                     src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq

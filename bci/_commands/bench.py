@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -24,20 +25,26 @@ def _load(path: Path):  # noqa: ANN202 - a plain module loaded by path
 
 
 def bench(
-    json_file: Path | None = typer.Option(
-        None, "--json", help="Write all results to this JSON file."
-    ),  # noqa: B008
-    only: list[str] | None = typer.Option(  # noqa: B008
-        None,
-        "--only",
-        help="Benchmarks to run: runtime, recorder, model... (repeatable); runtime:a,b picks scenarios.",
-    ),
-    quick: bool = typer.Option(False, "--quick", help="Short runs (smoke test, rough figures)."),
-    duration: float | None = typer.Option(
-        None,
-        "--duration",
-        help="Seconds per runtime scenario and pipeline (300 for the 5-minute run).",
-    ),
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write all results to this JSON file.")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Benchmarks to run: runtime, recorder... (repeatable); runtime:a,b picks scenarios.",
+        ),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Short runs (smoke test, rough figures).")
+    ] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration",
+            help="Seconds per runtime scenario and pipeline (300 for the 5-minute run).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the runtime (ours vs mne-lsl through real LSL) and every other tools/bench_*.py."""
     from .._errors import BCIError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,16 +13,18 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml
 
 
 def run(
-    config: Path | None = typer.Argument(
-        None, help="Session YAML (default: configs/default.yaml)."
-    ),
-    duration: float | None = typer.Option(
-        None, "--duration", help="Stop after S seconds (default: Ctrl-C)."
-    ),
-    decoder: str | None = typer.Option(
-        None, "--decoder", help="ONNX file or `bci calibrate` output folder."
-    ),
-    live: bool = typer.Option(True, "--live/--no-live", help="Live status table in the terminal."),  # noqa: B008
+    config: Annotated[
+        Path | None, typer.Argument(help="Session YAML (default: configs/default.yaml).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after S seconds (default: Ctrl-C).")
+    ] = None,
+    decoder: Annotated[
+        str | None, typer.Option("--decoder", help="ONNX file or `bci calibrate` output folder.")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live/--no-live", help="Live status table in the terminal.")
+    ] = True,
 ) -> None:
     """Decode a live session: stream, decode, publish on LSL/MQTT, record to XDF."""
     import logging
