@@ -266,3 +266,51 @@ async def test_default_config_with_simulated_participant(
     )
     names = {s["info"]["name"][0] for s in streams}
     assert {f"sim-{uid}", f"mk-{uid}", f"dec-{uid}", f"dec-{uid}-stamps"} <= names, names
+
+
+async def test_ctrl_c_stops_cleanly_and_leaves_a_loadable_recording(
+    tmp_path: Path, uid: str, tiny_onnx: Path
+) -> None:
+    import signal
+
+    import pyxdf
+
+    cfg = _config(tmp_path, uid, free_port(), [{"kind": "lsl", "name": f"eeg-{uid}"}])
+    got: list = []
+    stop = threading.Event()
+    with EEGPusher(f"eeg-{uid}"):
+        reader = threading.Thread(
+            target=_lsl_decisions, args=(f"dec-{uid}", got, stop), daemon=True
+        )
+        reader.start()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLI,
+            "run",
+            str(cfg),
+            "--decoder",
+            str(tiny_onnx),
+            "--no-live",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 40
+        while len(got) < 10 and loop.time() < end and proc.returncode is None:
+            await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        stop.set()
+        reader.join(5)
+    text = out.decode()
+    assert len(got) >= 10, text
+    assert proc.returncode == 0, text
+    assert "decisions in" in text
+    streams, _ = pyxdf.load_xdf(
+        str(next((tmp_path / "rec").glob("*.xdf"))), dejitter_timestamps=False
+    )
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    assert len(by_name[f"dec-{uid}"]["time_series"]) >= 10
+    events = [json.loads(v[0])["event"] for v in by_name[f"s{uid}-events"]["time_series"]]
+    assert events[-1] == "stopped"
