@@ -18,6 +18,8 @@ from ._lsl import (
 )
 from ._readers import read_recording
 from ._readers_mapping import CSVMapping, load_mapping
+from ._record import RecordLSL, find_streams
+from ._replay import ReplayLSL
 
 __all__ = [
     "BoardBrainFlow",
@@ -26,6 +28,9 @@ __all__ = [
     "list_boards",
     "load_mapping",
     "read_recording",
+    "RecordLSL",
+    "ReplayLSL",
+    "find_streams",
     "MarkerOutletLSL",
     "OutletLSL",
     "SourceLSL",

@@ -200,7 +200,8 @@ def read_xdf_streams(
     return signals, string_streams
 
 
-def _read_xdf(path: Path, strict: bool) -> Recording:
+def xdf_recording(path: Path, strict: bool = True) -> tuple[Recording, dict[str, StreamSpec]]:
+    """Read an XDF file; also return the specs of its string (marker) streams by name."""
     signals, string_streams = read_xdf_streams(path, strict=strict)
     markers = [
         Marker(timestamp=float(t), value=v[0] if len(v) == 1 else "\t".join(v), stream=spec.name)
@@ -208,7 +209,12 @@ def _read_xdf(path: Path, strict: bool) -> Recording:
         for t, v in zip(ts, values, strict=True)
     ]
     markers.sort(key=lambda m: m.timestamp)
-    return Recording(path=str(path), signals=signals, markers=markers)
+    specs = {spec.name: spec for spec, _, _ in string_streams}
+    return Recording(path=str(path), signals=signals, markers=markers), specs
+
+
+def _read_xdf(path: Path, strict: bool) -> Recording:
+    return xdf_recording(path, strict)[0]
 
 
 # --------------------------------------------------------------------------- MNE formats
