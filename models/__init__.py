@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from ._channels import VOCAB, channel_indices, normalize_name
 from ._classifier import STRATEGIES, EncoderClassifier, build_classifier
+from ._data import Segment, load_segments, resample
 from ._encoder import (
     MODEL_SFREQ,
     NORMALIZATION,
@@ -29,7 +30,15 @@ from ._encoder import (
 )
 from ._export import PARITY_TOL, data_hash, export_onnx, parity_check, read_metadata
 from ._fit import fit
-from ._weights import WEIGHTS_DIR, check_keys, load_encoder, save_encoder
+from ._pretrain import PretrainSettings, pretrain
+from ._weights import (
+    WEIGHTS_DIR,
+    check_keys,
+    load_classifier,
+    load_encoder,
+    save_classifier,
+    save_encoder,
+)
 
 __all__ = [
     "MODEL_SFREQ",
@@ -41,7 +50,9 @@ __all__ = [
     "EncoderClassifier",
     "EncoderConfig",
     "FoundationEncoder",
+    "PretrainSettings",
     "ReadIn",
+    "Segment",
     "WindowNorm",
     "build_classifier",
     "channel_indices",
@@ -49,9 +60,14 @@ __all__ = [
     "data_hash",
     "export_onnx",
     "fit",
+    "load_classifier",
     "load_encoder",
+    "load_segments",
     "normalize_name",
     "parity_check",
+    "pretrain",
     "read_metadata",
+    "resample",
+    "save_classifier",
     "save_encoder",
 ]

@@ -136,3 +136,99 @@ def load_encoder(path: str | Path = "default") -> FoundationEncoder:
     enc.load_state_dict(ckpt["state_dict"], strict=True)
     logger.info("loaded encoder %s (%d parameters)", p, enc.n_params)
     return enc.eval()
+
+
+def save_classifier(model: torch.nn.Module, path: str | Path, metadata: dict | None = None) -> Path:
+    """Save a trained decoder so that ``bci export CHECKPOINT -o model.onnx`` can export it.
+
+    Parameters
+    ----------
+    model : EncoderClassifier | BraindecodeClassifier
+        From :func:`models.build_classifier` or :func:`models.build_braindecode`.
+    path : path-like
+        Output ``.pt`` file.
+    metadata : dict | None
+        Extra export metadata (``data_hash``, ``preprocess``, ``user``...), no ``bci.`` prefix.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "ch_names": list(model.ch_names),
+        "sfreq": float(model.sfreq),
+        "n_times": int(model.n_times),
+        "classes": list(model.classes),
+    }
+    if hasattr(model, "builder"):  # a braindecode model from the registry
+        kind, extra = "bci-braindecode", {"builder": model.builder}
+    else:
+        kind, extra = (
+            "bci-classifier",
+            {
+                "encoder_config": model.encoder.config.to_dict(),
+                "strategy": model.strategy,
+            },
+        )
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    torch.save(
+        {"kind": kind, **spec, **extra, "state_dict": state, "metadata": dict(metadata or {})},
+        path,
+    )
+    return path
+
+
+def load_classifier(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """Load a decoder checkpoint written by :func:`save_classifier` (strict keys).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode.
+    metadata : dict
+        The export metadata stored with it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DecoderError(f"decoder checkpoint {path} does not exist")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle/zip errors of many kinds
+        raise DecoderError(f"cannot read decoder checkpoint {path}: {exc}") from exc
+    kind = ck.get("kind") if isinstance(ck, dict) else None
+    if kind == "bci-classifier":
+        from ._classifier import EncoderClassifier
+
+        enc = FoundationEncoder(EncoderConfig(**ck["encoder_config"]))
+        model = EncoderClassifier(
+            enc,
+            ck["ch_names"],
+            ck["sfreq"],
+            ck["n_times"],
+            len(ck["classes"]),
+            ck["strategy"],
+            ck["classes"],
+        )
+    elif kind == "bci-braindecode":
+        from ._registry import build_braindecode
+
+        b = ck["builder"]
+        model = build_braindecode(
+            b["name"],
+            ck["ch_names"],
+            ck["sfreq"],
+            ck["n_times"],
+            len(ck["classes"]),
+            classes=ck["classes"],
+            **b.get("kwargs", {}),
+        )
+    else:
+        raise DecoderError(
+            f"{path} is not a decoder checkpoint (kind {kind!r}); write one with "
+            "models.save_classifier"
+        )
+    check_keys(model, ck["state_dict"], str(path))
+    model.load_state_dict(ck["state_dict"], strict=True)
+    return model.eval(), dict(ck.get("metadata", {}))
