@@ -15,7 +15,7 @@ def validate(
     schema: str | None = typer.Option(
         None,
         help=f"Schema to check against ({', '.join(SCHEMAS)}); default: by file name "
-        "(calibrate_*.yaml are calibration configs, anything else a session config).",
+        "(calibrate_*.yaml: calibration, replay_*.yaml: replay-mapping, else session).",
     ),
 ) -> None:
     """Validate YAML configs and report every problem with its key path; exit 2 if any is invalid."""

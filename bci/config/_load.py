@@ -84,11 +84,14 @@ def load_yaml(path: str | Path) -> object:
 SCHEMAS: dict[str, str] = {
     "session": "bci.config._session:SessionConfig",
     "calibration": "bci.config._calibration:CalibrationConfig",
+    # The column layout of text recordings belongs to the file readers; named by path so that
+    # nothing under bci/ imports devices/ unless a replay_*.yaml is actually validated.
+    "replay-mapping": "devices._readers_mapping:CSVMapping",
 }
 
 #: File-name prefixes that select a schema (``configs/calibrate_muse-ssvep.yaml``); anything
 #: else is a session config.
-SCHEMA_PREFIXES: dict[str, str] = {"calibrate_": "calibration"}
+SCHEMA_PREFIXES: dict[str, str] = {"calibrate_": "calibration", "replay_": "replay-mapping"}
 
 
 def schema_for(path: str | Path, schema: str | None = None) -> type[BaseModel]:
@@ -113,7 +116,7 @@ def load_config(path: str | Path, model: type[M] | None = None) -> M:
         The YAML file.
     model : type | None
         The pydantic model; by default chosen by :func:`schema_for` (a session config unless
-        the file name says otherwise, e.g. ``calibrate_*.yaml``).
+        the file name says otherwise: ``calibrate_*.yaml``, ``replay_*.yaml``).
     """
     if model is None:
         model = schema_for(path)  # type: ignore[assignment]
