@@ -33,17 +33,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SPIN = 0.002  # seconds of busy-wait before each wake-up
+SPIN = 0.001  # seconds of busy-wait before each wake-up
 
 
-def sleep_until(t_target: float, clock=pylsl.local_clock) -> float:  # noqa: ANN001
+def sleep_until(t_target: float, spin: float = SPIN, clock=pylsl.local_clock) -> float:  # noqa: ANN001
     """Sleep, then spin, until ``clock() >= t_target``; return the lateness in seconds."""
     while True:
         remaining = t_target - clock()
         if remaining <= 0:
             return -remaining
-        if remaining > SPIN:
-            time.sleep(remaining - SPIN)
+        if remaining > spin:
+            time.sleep(remaining - spin)
 
 
 @dataclass
@@ -94,6 +94,8 @@ class ReplayLSL:
         Prepended to every source id (lets tests and parallel replays tell copies apart).
     period : float
         Wall-clock seconds between pushes.
+    spin : float
+        Busy-wait before each wake-up (CPU cost ``spin / period`` of one core).
     """
 
     def __init__(
@@ -104,7 +106,8 @@ class ReplayLSL:
         mapping: CSVMapping | dict | str | None = None,
         sfreq: float | None = None,
         source_prefix: str = "",
-        period: float = 0.005,
+        period: float = 0.01,
+        spin: float = SPIN,
     ) -> None:
         if not speed > 0:
             raise RecordingError(f"Replay speed must be > 0, got {speed}.")
@@ -114,6 +117,7 @@ class ReplayLSL:
         self.speed = float(speed)
         self.loop = bool(loop)
         self.period = float(period)
+        self.spin = float(spin)
         rec, marker_specs = _load(self.path, mapping, sfreq)
         self.recording = rec
         self.tracks: list[_Track] = []
@@ -253,7 +257,7 @@ class ReplayLSL:
             due = [np.maximum.accumulate(s) for s in sched]
             t_wake = self.t_start
             while not self._stop.is_set():
-                late = sleep_until(t_wake)
+                late = sleep_until(t_wake, self.spin)
                 self.stats.wakeups += 1
                 self.stats.lateness.append(late)
                 now = pylsl.local_clock()
