@@ -87,3 +87,17 @@ def test_bandpass_order_is_checked():
     with pytest.raises(ConfigError) as info:
         parse_config({"preprocess": {"bandpass": [40, 1]}}, SessionConfig)
     assert info.value.problems[0][0] == "preprocess"
+
+
+@pytest.mark.parametrize("schema", ["session", "calibration", "replay-mapping"])
+def test_every_config_key_is_explained(schema):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from config_reference import markdown, rows
+
+    from bci.config import schema_for
+
+    table = rows(schema_for("x.yaml", schema))
+    assert len(table) > 3
+    undocumented = [key for key, _, _, desc in table if not desc.strip()]
+    assert not undocumented, f"keys without a description: {undocumented}"
+    assert f"`{table[0][0]}`" in markdown(schema)

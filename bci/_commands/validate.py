@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,12 +12,14 @@ from ..config import SCHEMAS, load_config, schema_for
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="YAML configs to check.", exists=False),
-    schema: str | None = typer.Option(
-        None,
-        help=f"Schema to check against ({', '.join(SCHEMAS)}); default: by file name "
-        "(calibrate_*.yaml: calibration, replay_*.yaml: replay-mapping, else session).",
-    ),
+    files: Annotated[list[Path], typer.Argument(help="YAML configs to check.")],
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Schema to check against ({', '.join(SCHEMAS)}); default: by file name "
+            "(calibrate_*.yaml: calibration, replay_*.yaml: replay-mapping, else session)."
+        ),
+    ] = None,
 ) -> None:
     """Validate YAML configs and report every problem with its key path; exit 2 if any is invalid."""
     failed = 0
