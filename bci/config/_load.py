@@ -23,14 +23,29 @@ def _key_path(loc: tuple) -> str:
     return "".join(parts) or "<root>"
 
 
-def problems_from(exc: ValidationError) -> list[tuple[str, object, str]]:
+def _drop_union_tags(loc: tuple, data: object) -> tuple:
+    """Remove the tag pydantic inserts into the path of a tagged union.
+
+    ``sources.0.replay.path`` becomes ``sources.0.path``: a path element that is not a key of
+    the mapping at that point but equals its ``kind`` is the union tag, not a config key.
+    """
+    out, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue
+        out.append(part)
+        try:
+            node = node[part]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return tuple(out)
+
+
+def problems_from(exc: ValidationError, data: object = None) -> list[tuple[str, object, str]]:
     """Turn a pydantic error into ``(key_path, bad_value, what_is_allowed)`` triples."""
     out = []
     for err in exc.errors():
-        loc = tuple(err["loc"])
-        # Drop the discriminator tag pydantic inserts for tagged unions (sources[0].simulated.x).
-        if err["type"] != "union_tag_invalid":
-            loc = tuple(p for i, p in enumerate(loc) if not (i > 0 and isinstance(loc[i - 1], int) and p in {"simulated", "brainflow", "lsl", "replay"}))
+        loc = _drop_union_tags(tuple(err["loc"]), data)
         if err["type"] == "missing":
             value: object = "<missing>"
             allowed = "this key is required"
@@ -62,7 +77,7 @@ def parse_config(data: object, model: type[M], source: str = "<config>") -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = problems_from(exc)
+        problems = problems_from(exc, data)
         lines = "\n".join(f"  {k}: {v!r} -> {why}" for k, v, why in problems)
         raise ConfigError(f"{source}: {len(problems)} problem(s)\n{lines}", problems) from None
 
