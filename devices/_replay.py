@@ -5,7 +5,7 @@ nominal rate; every marker stream (XDF string streams, annotations, status chann
 label columns) becomes a string stream. Sample ``i`` of a file with time ``t_i`` is
 pushed with the LSL timestamp ``t_start + (t_i - t_first) / speed`` (the schedule)
 once that time has come; the publishing thread wakes at fixed absolute times
-(sleep, then spin for the last ~2 ms), so lateness never accumulates.
+(sleep, then spin for the last ~1 ms), so lateness never accumulates.
 """
 
 from __future__ import annotations
