@@ -123,22 +123,15 @@ class _Sources:
                 self.producers.append(board)
                 names.extend(spec.name for spec in board.specs[:1])
             elif kind == "replay":
-                import devices
+                from devices import ReplayLSL
 
-                replay_cls = getattr(devices, "ReplayLSL", None)
-                if replay_cls is None:
-                    raise BCIError(
-                        f"sources[{i}]: replay needs devices.ReplayLSL, not available in this build"
-                    )
-                player = replay_cls(
-                    src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
-                ).start()
+                player = ReplayLSL(src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq).start()
                 self.producers.append(player)
-                specs = getattr(player, "specs", [])
-                signal_specs = [s for s in specs if s.sfreq > 0]
+                signal_specs = [s for s in player.specs if s.sfreq > 0]
                 if not signal_specs:
-                    raise BCIError(f"sources[{i}]: replay of {src.path} has no signal stream")
+                    raise BCIError(f"sources[{i}]: replay of {src.path} has no signal stream to decode")
                 names.append(signal_specs[0].name)
+                names.extend(s.name for s in player.specs if s.name != signal_specs[0].name)
             elif kind == "lsl":
                 if i == 0:
                     decoded = SourceLSL(

@@ -314,3 +314,55 @@ async def test_ctrl_c_stops_cleanly_and_leaves_a_loadable_recording(
     assert len(by_name[f"dec-{uid}"]["time_series"]) >= 10
     events = [json.loads(v[0])["event"] for v in by_name[f"s{uid}-events"]["time_series"]]
     assert events[-1] == "stopped"
+
+
+def test_replay_source_resampled_to_the_decoder(
+    tmp_path: Path, uid: str, onnx_factory, test_data: Path
+) -> None:
+    """A real EDF (64 ch @ 160 Hz, eegmmidb) replayed on LSL, resampled to a 250 Hz decoder."""
+    import pyxdf
+
+    from devices import read_recording
+
+    edf = test_data / "eegmmidb-edf" / "S001R04.edf"
+    if not edf.is_file():
+        pytest.skip("tests/data/eegmmidb-edf excerpt missing")
+    sig = read_recording(edf).signals[0]
+    names = list(sig.spec.ch_names)
+    model = onnx_factory(n_channels=len(names), n_times=250, sfreq=250.0, ch_names=names)
+    cfg = _config(
+        tmp_path,
+        uid,
+        free_port(),
+        [{"kind": "replay", "path": str(edf)}],
+        preprocess={"resample": 250.0},
+        outputs={"lsl": {"name": f"dec-{uid}"}, "mqtt": {"enabled": False}},
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "run",
+            str(cfg),
+            "--duration",
+            "6",
+            "--decoder",
+            str(model),
+            "--no-live",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    streams, _ = pyxdf.load_xdf(
+        str(next((tmp_path / "rec").glob("*.xdf"))), dejitter_timestamps=False
+    )
+    by_type = {s["info"]["type"][0]: s for s in streams}
+    assert len(by_type["Decision"]["time_series"]) >= 20  # ~10/s after the first second
+    assert any(
+        s["info"]["type"][0] == "Markers" or "marker" in s["info"]["name"][0].lower()
+        for s in streams
+    )
