@@ -79,16 +79,54 @@ def test_calibration_directory_is_accepted(tiny_onnx: Path, tmp_path: Path) -> N
     assert DecoderONNX(tmp_path).n_channels == 16
 
 
-def test_decode_path_does_not_import_torch(tiny_onnx: Path) -> None:
-    code = (
-        "import sys, numpy as np\n"
-        "from bci._decoder import DecoderONNX\n"
-        "import bci._runtime, bci._session, bci._mqtt\n"
-        f"d = DecoderONNX({str(tiny_onnx)!r}); d.warmup(2); d(np.zeros((16, 250), np.float32))\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'braindecode', 'models', 'stimuli', 'psychopy'})\n"
-        "print(bad); sys.exit(1 if bad else 0)\n"
-    )
+SESSION_SCRIPT = """
+import sys, threading, time
+import numpy as np, pylsl
+from bci.config import parse_config, SessionConfig
+from bci._session import run_session
+
+name, onnx, port, rec = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+info = pylsl.StreamInfo(name, "EEG", 16, 250.0, "float32", name)
+chs = info.desc().append_child("channels")
+for ch in "Fp1 Fp2 F3 F4 T7 C3 Cz C4 T8 P3 Pz P4 POz O1 Oz O2".split():
+    chs.append_child("channel").append_child_value("label", ch)
+out = pylsl.StreamOutlet(info)
+stop = threading.Event()
+def push():
+    while not stop.wait(0.04):
+        out.push_chunk(np.random.default_rng(0).standard_normal((10, 16)).astype(np.float32))
+threading.Thread(target=push, daemon=True).start()
+cfg = parse_config({"name": "notorch", "sources": [{"kind": "lsl", "name": name}],
+                    "outputs": {"lsl": {"name": name + "-dec"}, "mqtt": {"port": port}},
+                    "recording": {"directory": rec}, "decoder": {"warmup": 2}}, SessionConfig)
+res = run_session(cfg, duration=3.0, decoder=onnx, handle_signals=False)
+stop.set()
+assert res.summary["counters"]["decisions"] > 5, res.summary
+bad = sorted(m for m in sys.modules if m.split(".")[0] in {"torch", "braindecode", "models", "stimuli", "psychopy"})
+print("heavy modules:", bad)
+sys.exit(1 if bad else 0)
+"""
+
+
+def test_decode_path_does_not_import_torch(tiny_onnx: Path, tmp_path: Path, uid: str) -> None:
+    """A whole session (LSL in, ONNX decode, MQTT + LSL out, XDF) runs without importing torch."""
+    from .conftest import free_port
+
+    script = tmp_path / "session.py"
+    script.write_text(SESSION_SCRIPT)
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [
+            sys.executable,
+            str(script),
+            f"nt-{uid}",
+            str(tiny_onnx),
+            str(free_port()),
+            str(tmp_path / "rec"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    assert "heavy modules: []" in out.stdout
