@@ -2,7 +2,8 @@
 
 Topics are ``<prefix>/<session>/<kind>`` with ``kind`` one of ``decision`` (QoS 1 by
 default), ``events`` (QoS 1), ``metrics`` (QoS 0) and ``status`` (QoS 1, retained; also the
-client's last will, so a crashed session reads ``offline``). Payloads are JSON objects with a
+client's last will, so a crashed session reads ``offline``); ``raw`` (QoS 0) carries raw samples
+only when a config asks for it (``outputs.mqtt.publish_raw``). Payloads are JSON objects with a
 version field ``"v": 1``.
 
 The client never blocks the event loop: :meth:`ClientMQTT.publish` only appends to a
@@ -30,7 +31,7 @@ from ._errors import BCIError
 logger = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = 1
-KINDS = ("decision", "events", "metrics", "status")
+KINDS = ("decision", "events", "metrics", "status", "raw")
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,11 @@ class ClientMQTT:
         if kind not in KINDS:
             raise BCIError(f"MQTT message kind {kind!r}: use one of {KINDS}")
         if qos is None:
-            qos = self.settings.qos if kind == "decision" else (0 if kind == "metrics" else 1)
+            qos = (
+                self.settings.qos
+                if kind == "decision"
+                else (0 if kind in ("metrics", "raw") else 1)
+            )
         full = len(self._outbox) == self._outbox.maxlen
         if full:
             self.unsent += 1

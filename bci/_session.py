@@ -89,6 +89,7 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         lsl_outputs=config.outputs.lsl.enabled,
         lsl_name=config.outputs.lsl.name,
         warmup=config.decoder.warmup,
+        publish_raw=config.outputs.mqtt.enabled and config.outputs.mqtt.publish_raw,
     )
 
 
@@ -125,11 +126,15 @@ class _Sources:
             elif kind == "replay":
                 from devices import ReplayLSL
 
-                player = ReplayLSL(src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq).start()
+                player = ReplayLSL(
+                    src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
+                ).start()
                 self.producers.append(player)
                 signal_specs = [s for s in player.specs if s.sfreq > 0]
                 if not signal_specs:
-                    raise BCIError(f"sources[{i}]: replay of {src.path} has no signal stream to decode")
+                    raise BCIError(
+                        f"sources[{i}]: replay of {src.path} has no signal stream to decode"
+                    )
                 names.append(signal_specs[0].name)
                 names.extend(s.name for s in player.specs if s.name != signal_specs[0].name)
             elif kind == "lsl":

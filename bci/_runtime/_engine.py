@@ -102,6 +102,9 @@ class EngineSettings:
         restored afterwards). The default 5 ms lets a busy thread hold the GIL that long
         while a pull or decode thread waits; e.g. 0.0005 shortens that wait. ``None`` (default)
         leaves it.
+    publish_raw : bool
+        Also publish the decoded stream's raw chunks on MQTT (``raw`` topic; off by default:
+        raw neural data stay local unless asked for).
     """
 
     session: str = "default"
@@ -121,6 +124,7 @@ class EngineSettings:
     warmup: int = 10
     metrics_interval: float = 1.0
     switch_interval: float | None = None
+    publish_raw: bool = False
 
 
 @dataclass
@@ -420,6 +424,17 @@ class Engine:
                 data = list(chunk.data[0]) if chunk.spec.dtype == "string" else chunk.data
                 self.recorder.write(self._rec_ids[name], data, chunk.timestamps)
             if decoded:
+                if self.settings.publish_raw and self.publisher is not None:
+                    self.publisher.publish(
+                        "raw",
+                        {
+                            "stream": name,
+                            "seq": chunk.seq,
+                            "ch_names": list(chunk.spec.ch_names),
+                            "timestamps": chunk.timestamps,
+                            "data": chunk.data,
+                        },
+                    )
                 self._on_chunk(chunk)
 
     def _on_chunk(self, chunk: Chunk) -> None:

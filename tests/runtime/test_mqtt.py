@@ -66,7 +66,7 @@ async def test_client_publishes_versioned_json_and_retained_status(
     sub2.cancel()
     assert late[0][2] is True and late[0][1]["state"] == "offline"
     with pytest.raises(Exception, match="kind"):
-        client.publish("raw", {})
+        client.publish("bogus", {})
 
 
 async def test_dead_broker_never_blocks_and_counts_unsent(uid: str) -> None:
@@ -98,7 +98,7 @@ async def test_broker_killed_and_restarted_mid_session(
         engine = Engine(
             SourceLSL(name=f"eeg-{uid}"),
             DecoderONNX(tiny_onnx),
-            EngineSettings(session=session, lsl_name=f"dec-{uid}", warmup=2),
+            EngineSettings(session=session, lsl_name=f"dec-{uid}", warmup=2, publish_raw=True),
             publisher=mqtt,
         )
         await asyncio.to_thread(engine.prepare)
@@ -118,10 +118,12 @@ async def test_broker_killed_and_restarted_mid_session(
         await asyncio.to_thread(mosquitto.start)
         got: list = []
         ready = asyncio.Event()
-        sub = asyncio.create_task(_collect(mosquitto.port, f"bci/{session}/decision", got, ready))
+        sub = asyncio.create_task(_collect(mosquitto.port, f"bci/{session}/#", got, ready))
         await asyncio.wait_for(ready.wait(), 5)
         await _wait_for(lambda: mqtt.connected and mqtt.reconnects >= 1, 10)
-        await _wait_for(lambda: len(got) >= 5, 10)  # MQTT resumed
+        await _wait_for(
+            lambda: sum(t.endswith("/decision") for t, _, _ in got) >= 5, 10
+        )  # MQTT resumed
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
         sub.cancel()
@@ -137,7 +139,11 @@ async def test_broker_killed_and_restarted_mid_session(
     )
     assert len(values) >= engine.counters.decisions - 2  # LSL got every decision, broker or not
     # decisions made after the broker died reached MQTT once it was back
-    assert max(p["seq"] for _, p, _ in got) > d_dead
+    assert max(p["seq"] for t, p, _ in got if t.endswith("/decision")) > d_dead
+    raw = [p for t, p, _ in got if t.endswith("/raw")]  # publish_raw=True: raw chunks too
+    assert (
+        raw and len(raw[-1]["data"]) == 16 and len(raw[-1]["data"][0]) == len(raw[-1]["timestamps"])
+    )
 
 
 def test_embedded_broker_round_trip(uid: str) -> None:
