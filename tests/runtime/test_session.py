@@ -366,3 +366,41 @@ def test_replay_source_resampled_to_the_decoder(
         s["info"]["type"][0] == "Markers" or "marker" in s["info"]["name"][0].lower()
         for s in streams
     )
+
+
+def test_brainflow_synthetic_board_source(tmp_path: Path, uid: str, tiny_onnx: Path) -> None:
+    """A BrainFlow synthetic board (16 EEG rows @ 250 Hz) decoded live through LSL."""
+    import pyxdf
+
+    cfg = _config(
+        tmp_path,
+        uid,
+        free_port(),
+        [{"kind": "brainflow", "board": "synthetic", "name": f"bf-{uid}"}],
+        outputs={"lsl": {"name": f"dec-{uid}"}, "mqtt": {"enabled": False}},
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "run",
+            str(cfg),
+            "--duration",
+            "5",
+            "--decoder",
+            str(tiny_onnx),
+            "--no-live",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    streams, _ = pyxdf.load_xdf(
+        str(next((tmp_path / "rec").glob("*.xdf"))), dejitter_timestamps=False
+    )
+    by_type = {s["info"]["type"][0]: s for s in streams}
+    assert by_type["EEG"]["time_series"].shape[1] == 16
+    assert len(by_type["Decision"]["time_series"]) >= 15
