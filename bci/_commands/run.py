@@ -46,6 +46,13 @@ def run(
 
             console = Console(stderr=True)
             if console.is_terminal:
+                from rich.logging import RichHandler
+
+                root = logging.getLogger()
+                level = root.level
+                for h in list(root.handlers):  # log lines go above the live table, not through it
+                    root.removeHandler(h)
+                root.addHandler(RichHandler(console=console, show_path=False, level=level))
                 live_view = Live(console=console, auto_refresh=False, transient=True)
                 live_view.start()
 
