@@ -194,6 +194,7 @@ class ClientMQTT:
             self._connected_evt = asyncio.Event()
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="mqtt")
+            self._task.add_done_callback(self._on_done)
         return self
 
     async def wait_connected(self, timeout: float = 5.0) -> bool:
@@ -242,6 +243,11 @@ class ClientMQTT:
         }
 
     # ------------------------------------------------------------------ internals
+    def _on_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.connected = False
+            logger.error("MQTT client task failed; nothing more is sent", exc_info=task.exception())
+
     def _status(self, state: str) -> dict:
         import pylsl
 
