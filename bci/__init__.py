@@ -16,6 +16,7 @@ from ._errors import (
     StimulusError,
     StreamError,
 )
+from ._decoder import DecoderONNX
 from ._types import Chunk, Decision, Marker, Recording, Signal, StreamSpec
 
 __version__ = "0.1.0"
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigError",
     "Decision",
     "DecoderError",
+    "DecoderONNX",
     "DeviceError",
     "Marker",
     "RecordingError",
