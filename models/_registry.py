@@ -43,12 +43,16 @@ class EncoderEntry:
         published architecture is the class default (``small=False``).
     note : str
         What it is.
+    pass_ch_names : bool
+        The model's ``forward`` takes ``ch_names=`` (LaBraM selects its position
+        embeddings by name).
     """
 
     name: str
     cls: str
     small: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    pass_ch_names: bool = False
 
 
 REGISTRY: dict[str, EncoderEntry] = {
@@ -59,6 +63,7 @@ REGISTRY: dict[str, EncoderEntry] = {
             "Labram",
             {"patch_size": 50, "embed_dim": 50, "num_layers": 2, "num_heads": 2},
             "LaBraM (Jiang et al. 2024): channel-patch transformer with learned temporal patcher",
+            pass_ch_names=True,
         ),
         EncoderEntry(
             "cbramod",
@@ -113,10 +118,11 @@ class BraindecodeClassifier(nn.Module):
         self.normalization = NORMALIZATION
         self.builder = builder
         self.strategy = "full"
+        self._fwd_kwargs = {"ch_names": self.ch_names} if REGISTRY[builder["name"]].pass_ch_names else {}
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Un-normalised class scores."""
-        return self.model(self.norm(x))
+        return self.model(self.norm(x), **self._fwd_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``(batch, n_classes)``."""
