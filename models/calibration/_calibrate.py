@@ -21,6 +21,7 @@ from ._evaluate import (
     learning_curve,
     make_folds,
     shortcut_check,
+    trial_accuracy,
 )
 from ._features import FeatureStrategy
 
@@ -260,6 +261,20 @@ def calibrate(
         "inference_latency_ms": latency,
         "seconds": round(time.perf_counter() - t_start, 1),
     }
+    if scheme.startswith("leave-one-session"):
+        pred = best.proba.argmax(axis=1)
+        metrics["per_session"] = {
+            str(sess): round(
+                float((pred[trials.sessions == sess] == trials.y[trials.sessions == sess]).mean()),
+                4,
+            )
+            for sess in np.unique(trials.sessions)
+        }
+        metrics["per_session_trial_accuracy"] = {
+            str(sess): round(trial_accuracy(best.proba[sel], trials.y[sel], trials.groups[sel]), 4)
+            for sess in np.unique(trials.sessions)
+            if (sel := trials.sessions == sess).any()
+        }
     if "scratch" in metrics["strategies"]:
         pre = [n for n in ("linear_probe", "readin", "full") if n in metrics["strategies"]]
         metrics["pretrained_vs_scratch"] = {

@@ -92,8 +92,11 @@ def read(path: str | Path, config: CalibrationConfig) -> Recording:
     """Read one recording through ``devices.read_recording`` (contract 3)."""
     try:
         from devices import read_recording
-    except ImportError:  # streams engineer's reader not merged yet
-        from ._loader_tmp import read_recording_tmp as read_recording
+    except ImportError:  # streams engineer's reader not exported yet
+        try:
+            from devices._readers import read_recording
+        except ImportError:
+            from ._loader_tmp import read_recording_tmp as read_recording
     return read_recording(path, sfreq=config.sfreq) if config.sfreq else read_recording(path)
 
 
@@ -135,11 +138,17 @@ def _channels(sig: Signal, config: CalibrationConfig, path: str) -> tuple[list[i
         keep = [i for i, n in enumerate(names) if n != config.epochs.label_channel]
         return keep, names
     keep = []
+    lower = [n.lower() for n in names]
+    lower_pos = [p.lower() for p in positions]
     for want in config.channels:
         if want in names:
             keep.append(names.index(want))
         elif want in positions:
             keep.append(positions.index(want))
+        elif want.lower() in lower:  # EDF 'Fc5' for FC5
+            keep.append(lower.index(want.lower()))
+        elif want.lower() in lower_pos:
+            keep.append(lower_pos.index(want.lower()))
         else:
             raise CalibrationDataError(
                 f"{path}: channel {want!r} is not in the recording; it has {names}. "
@@ -184,13 +193,15 @@ def _start_end(rec: Recording, config: CalibrationConfig) -> list[tuple[float, f
 def _label_runs(labels: np.ndarray, config: CalibrationConfig) -> list[tuple[int, int, str]]:
     """Runs of one label in a per-sample label channel: (first, stop, class)."""
     lab = np.asarray(labels)
-    change = np.flatnonzero(np.diff(lab)) + 1
+    change = np.flatnonzero(lab[1:] != lab[:-1]) + 1
     starts = np.r_[0, change]
     stops = np.r_[change, len(lab)]
     out = []
     for a, b in zip(starts, stops, strict=True):
         v = lab[a]
-        key = str(int(v)) if np.issubdtype(np.asarray(v).dtype, np.number) else str(v)
+        key = (
+            str(int(v)) if isinstance(v, int | float | np.integer | np.floating) else str(v).strip()
+        )
         if key in config.mapping:
             out.append((int(a), int(b), config.mapping[key]))
     return out

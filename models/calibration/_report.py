@@ -121,7 +121,10 @@ def write_report(out: Path, metrics: dict, scores: list[Scores], best: Scores) -
         lines.append(f"> **warning:** {w}")
     if metrics["warnings"]:
         lines.append("")
+    has_trial = any("trial_accuracy" in s.metrics for s in scores)
     cols = ["kind", "name", "accuracy", "balanced acc."] + (["AUC"] if binary else [])
+    if has_trial:
+        cols.append("trial acc.")
     if metrics["family"] == "ssvep":
         cols.append("ITR bits/min")
     cols.append("fit s (all folds)")
@@ -135,6 +138,8 @@ def write_report(out: Path, metrics: dict, scores: list[Scores], best: Scores) -
         ]
         if binary:
             row.append(_fmt(s.metrics.get("auc")))
+        if has_trial:
+            row.append(_fmt(s.metrics.get("trial_accuracy")))
         if metrics["family"] == "ssvep":
             row.append(_fmt(s.metrics.get("itr_bits_per_min")))
         row.append(_fmt(s.metrics.get("fit_seconds")))
@@ -148,6 +153,9 @@ def write_report(out: Path, metrics: dict, scores: list[Scores], best: Scores) -
             + ", ".join(f"{k} {v:+.3f}" for k, v in metrics["pretrained_vs_scratch"].items()),
         ]
     lines += [
+        "",
+        "Accuracy is per window (one live decision); trial acc. averages the window "
+        "probabilities of each trial first (live smoothing over one gesture/trial).",
         "",
         "Shortcut rows decode the labels from artifact-only features (EOG band on frontal "
         "channels, > 30 Hz power, one channel at a time); a warning is raised when one comes "

@@ -1,0 +1,245 @@
+"""Calibration on real recordings: epoching, baselines, export, report, CLI and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from bci import ConfigError, RecordingError
+from bci.config._calibration import CalibrationConfig
+from bci.config._load import load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((ROOT / "configs").glob("calibrate_*.yaml"))
+
+
+def _cfg(name: str, **update) -> CalibrationConfig:
+    data = yaml.safe_load((ROOT / "configs" / f"calibrate_{name}.yaml").read_text())
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return parse_config(data, CalibrationConfig)
+
+
+@pytest.fixture
+def ssvep_files(test_data: Path) -> list[Path]:
+    files = [
+        test_data / "calib-muse-ssvep" / "data_2017-09-14-21.22.51.csv",
+        test_data / "muse-ssvep" / "data_2017-09-14-21.20.04.csv",
+    ]
+    return [f for f in files if f.exists()]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_configs_validate(path: Path) -> None:
+    cfg = load_config(path, CalibrationConfig)
+    assert cfg.classes and set(cfg.mapping.values()) <= set(cfg.classes)
+
+
+def test_config_rejects_bad_values() -> None:
+    base = yaml.safe_load((ROOT / "configs" / "calibrate_muse-ssvep.yaml").read_text())
+    with pytest.raises(ConfigError, match="bogus"):
+        parse_config({**base, "bogus": 1}, CalibrationConfig)
+    with pytest.raises(ConfigError, match="not in classes"):
+        parse_config({**base, "mapping": {"1": "nope"}}, CalibrationConfig)
+    with pytest.raises(ConfigError, match="frequencies"):
+        parse_config({**base, "frequencies": None}, CalibrationConfig)
+    with pytest.raises(ConfigError, match="unknown strategies"):
+        parse_config({**base, "strategies": ["magic"]}, CalibrationConfig)
+
+
+def test_ssvep_epochs_and_fbcca(ssvep_files: list[Path]) -> None:
+    from models.calibration import load_trials, make_baseline, make_folds
+    from models.calibration._evaluate import cross_validate
+
+    cfg = _cfg("muse-ssvep")
+    trials = load_trials(ssvep_files, cfg)
+    assert trials.ch_names == ["TP9", "AF7", "AF8", "TP10", "Right AUX"]
+    assert trials.positions[-1] == "POz"
+    assert trials.sfreq == pytest.approx(256.0, abs=0.5)
+    assert trials.n_times == int(round(2.5 * trials.sfreq))
+    assert sum(trials.counts().values()) >= 35
+    _, folds = make_folds(trials, "kfold", 5, 0)
+    fb = cross_validate(
+        "fbcca",
+        "baseline",
+        lambda: make_baseline("fbcca", sfreq=trials.sfreq, freqs=[30.0, 20.0], n_harmonics=2),
+        trials.X.astype(np.float64),
+        trials,
+        folds,
+        1,
+    )
+    assert fb.metrics["accuracy"] >= 0.85
+
+
+def test_calibrate_ssvep_end_to_end(ssvep_files: list[Path], tmp_path: Path) -> None:
+    import onnx
+
+    from bci._decoder import DecoderONNX
+    from models.calibration import calibrate, load_trials
+
+    cfg = _cfg("muse-ssvep", strategies=["features"], user="alice", sessions="none")
+    res = calibrate(ssvep_files, cfg, tmp_path, progress=False)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["best"]["name"] == "features"
+    assert (
+        m["best"]["accuracy"] >= 0.8 and m["best"]["auc"] >= 0.9
+    )  # ~40 trials; 0.99 on all 6 files
+    assert {"fbcca", "trca"} <= set(m["baselines"])
+    assert m["learning_curve"] and m["shortcut"]
+    assert m["strategies"]["features"]["itr_bits_per_min"] > 0
+    for png in ("confusion.png", "learning_curve.png", "per_class.png", "comparison.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+    report = (tmp_path / "report.md").read_text()
+    assert "fbcca" in report and "features (shipped)" in report
+    meta = {
+        p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "model.onnx")).metadata_props
+    }
+    for key in (
+        "sfreq",
+        "ch_names",
+        "n_times",
+        "classes",
+        "normalization",
+        "preprocess",
+        "version",
+        "data_hash",
+        "model_id",
+        "user",
+        "paradigm",
+        "montage",
+    ):
+        assert f"bci.{key}" in meta, key
+    assert meta["bci.user"] == "alice" and meta["bci.paradigm"] == "ssvep"
+    assert meta["bci.montage"]["Right AUX"] == "POz"
+    assert meta["bci.preprocess"] == {"bandpass": [5.0, 70.0], "notch": None}
+    # the exported decoder reproduces the cross-validated model's probabilities
+    trials = load_trials(ssvep_files, cfg)
+    from models.calibration import FeatureStrategy
+
+    est = FeatureStrategy("ssvep", trials.sfreq, 2, freqs=[30.0, 20.0], n_harmonics=2).fit(
+        trials.X, trials.y
+    )
+    dec = DecoderONNX(tmp_path / "model.onnx", provider="cpu")
+    np.testing.assert_allclose(dec(trials.X[3]), est.predict_proba(trials.X[3:4])[0], atol=1e-4)
+    assert res.metrics["inference_latency_ms"]["p50"] > 0
+
+
+def test_start_end_markers_openbci(test_data: Path) -> None:
+    from models.calibration import load_trials
+
+    cfg = _cfg("xdf-openbci-emg-gestures", min_trials_per_class=2)
+    trials = load_trials([test_data / "xdf-openbci-emg-gestures" / "three_motion_one.xdf"], cfg)
+    counts = trials.counts()
+    assert set(counts) == {"snap", "squeeze", "tap", "rest"} and min(counts.values()) >= 2
+    assert trials.n_times == 250 and trials.X.shape[1] == 8
+    # windows of one trial share a group and one label
+    for g in np.unique(trials.groups):
+        assert len(np.unique(trials.y[trials.groups == g])) == 1
+
+
+def test_start_end_parsing_both_marker_styles() -> None:
+    from bci import Marker, Recording
+    from models.calibration._epochs import _start_end
+
+    cfg = _cfg("xdf-openbci-emg-gestures")
+    new = Recording(
+        "x", [], [Marker(1.0, "0s"), Marker(2.5, "0e"), Marker(3.0, "3s"), Marker(4.0, "3e")]
+    )
+    old = Recording(
+        "x", [], [Marker(1.0, "1"), Marker(2.0, "1"), Marker(3.0, "2"), Marker(4.5, "2")]
+    )
+    assert _start_end(new, cfg) == [(1.0, 2.5, "snap"), (3.0, 4.0, "rest")]
+    assert _start_end(old, cfg) == [(1.0, 2.0, "squeeze"), (3.0, 4.5, "tap")]
+
+
+def test_per_sample_labels_myo(test_data: Path) -> None:
+    from models.calibration import load_trials
+
+    cfg = _cfg(
+        "myo-wrist-gestures",
+        classes=["rest", "fist"],
+        mapping={"0": "rest", "7": "fist"},
+        min_trials_per_class=2,
+    )
+    trials = load_trials([test_data / "myo-wrist-gestures" / "12345-1" / "7.txt"], cfg)
+    assert set(trials.counts()) == {"rest", "fist"}
+    assert trials.sfreq == 200.0 and trials.n_times == 200
+    assert (trials.sessions == "12345-1").all()
+
+
+def test_clear_errors(ssvep_files: list[Path], test_data: Path) -> None:
+    from models.calibration import CalibrationDataError, load_trials
+
+    assert issubclass(CalibrationDataError, RecordingError)
+    with pytest.raises(CalibrationDataError, match="no marker matches mapping.*markers found"):
+        load_trials(ssvep_files[:1], _cfg("muse-ssvep", mapping={"9": "ssvep_30"}))
+    with pytest.raises(CalibrationDataError, match="too few trials per class"):
+        load_trials(ssvep_files[:1], _cfg("muse-ssvep", min_trials_per_class=500))
+    with pytest.raises(CalibrationDataError, match="'Oz' is not in the recording"):
+        load_trials(ssvep_files[:1], _cfg("muse-ssvep", channels=["Oz", "TP9"]))
+    with pytest.raises(CalibrationDataError, match="channel mismatch"):
+        load_trials(
+            [ssvep_files[0], test_data / "muse-p300" / "data_2017-02-04-15_45_13.csv"],
+            _cfg("muse-ssvep", channels=None),
+        )
+
+
+def test_cli_calibrate(ssvep_files: list[Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bci._commands.main import app
+
+    cfg = tmp_path / "calibrate_test.yaml"
+    data = yaml.safe_load((ROOT / "configs" / "calibrate_muse-ssvep.yaml").read_text())
+    data["strategies"] = ["features"]
+    data["sessions"] = "none"
+    cfg.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    args = [
+        "calibrate",
+        "--config",
+        str(cfg),
+        "-o",
+        str(out),
+        "--fast",
+        "--data",
+        *map(str, ssvep_files),
+    ]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "features accuracy" in r.output
+    assert json.loads((out / "metrics.json").read_text())["best"]["name"] == "features"
+    r = CliRunner().invoke(app, ["calibrate", "-p", "ssvep", "-o", str(out), "--data", str(cfg)])
+    assert r.exit_code == 1 and "error:" in r.output
+    r = CliRunner().invoke(app, ["calibrate", "-p", "nope", "-o", str(out)])
+    assert r.exit_code == 2 and "unknown paradigm" in r.output
+    r = CliRunner().invoke(app, ["calibrate", "-p", "ssvep", "-o", str(out), "--live"])
+    assert r.exit_code == 1 and "not built yet" in r.output
+
+
+def test_scratch_strategy_exports(ssvep_files: list[Path], tmp_path: Path) -> None:
+    """The foundation architecture trained from scratch goes through models.fit and export."""
+    from bci._decoder import DecoderONNX
+    from models.calibration import calibrate
+
+    cfg = _cfg(
+        "muse-ssvep",
+        strategies=["scratch"],
+        ship="scratch",
+        baselines=[],
+        training={"epochs": 2, "patience": 1},
+        evaluation={"folds": 2},
+    )
+    res = calibrate(ssvep_files[:1], cfg, tmp_path, progress=False, learning=False, shortcut=False)
+    assert res.metrics["best"]["name"] == "scratch"
+    dec = DecoderONNX(tmp_path / "model.onnx", provider="cpu")
+    assert dec.metadata["sfreq"] == 250.0 and dec.metadata["strategy"] == "scratch"
+    out = dec(np.zeros((5, dec.metadata["n_times"]), np.float32))
+    assert out.shape == (2,) and abs(float(out.sum()) - 1) < 1e-4
