@@ -369,6 +369,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--dim", type=int, default=EncoderConfig.dim)
+    ap.add_argument("--depth", type=int, default=EncoderConfig.depth)
+    ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if len(a.data) == 1 and a.data[0].endswith(".npz"):
@@ -376,9 +379,14 @@ def main(argv: list[str] | None = None) -> None:
     else:
         segs = load_segments(a.data)
     s = PretrainSettings(
-        steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, eval_every=a.eval_every
+        steps=a.steps,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        seed=a.seed,
+        eval_every=a.eval_every,
+        encoder=EncoderConfig(dim=a.dim, depth=a.depth).to_dict(),
     )
-    pretrain(segs, a.out, s, resume=a.resume)
+    pretrain(segs, a.out, s, resume=a.resume, progress=not a.no_progress)
 
 
 if __name__ == "__main__":

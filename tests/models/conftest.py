@@ -1,0 +1,56 @@
+"""Fixtures of the models tests: small synthetic recordings and the simulated montage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+SIM16 = [
+    "Fp1",
+    "Fp2",
+    "F3",
+    "F4",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P3",
+    "Pz",
+    "P4",
+    "POz",
+    "O1",
+    "Oz",
+    "O2",
+]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """2 shared cores: keep torch to one thread in these tests."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def sim16() -> list[str]:
+    """The simulated participant's 16-channel montage."""
+    return list(SIM16)
+
+
+def structured_segments(n: int = 4, seconds: float = 30.0, seed: int = 0):
+    """Recordings with strong temporal and cross-channel structure (learnable by reconstruction)."""
+    from models import Segment
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 250)) / 250
+    out = []
+    for k in range(n):
+        src = np.stack([np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (6.0, 10.0, 17.0)])
+        mix = rng.standard_normal((8, 3))
+        data = 20 * mix @ src + 2 * rng.standard_normal((8, len(t)))
+        out.append(Segment(f"synthetic{k}", data.astype(np.float32), SIM16[:8], "eeg"))
+    return out
