@@ -68,7 +68,7 @@ REGISTRY: dict[str, EncoderEntry] = {
         EncoderEntry(
             "cbramod",
             "CBraMod",
-            {"patch_size": 50, "n_layer": 2, "nhead": 2, "emb_dim": 50, "dim_feedforward": 64},
+            {"patch_size": 200, "n_layer": 2, "nhead": 2, "emb_dim": 50, "dim_feedforward": 64},
             "CBraMod (Wang et al. 2025): criss-cross spatial/temporal attention",
         ),
         EncoderEntry(
@@ -118,7 +118,9 @@ class BraindecodeClassifier(nn.Module):
         self.normalization = NORMALIZATION
         self.builder = builder
         self.strategy = "full"
-        self._fwd_kwargs = {"ch_names": self.ch_names} if REGISTRY[builder["name"]].pass_ch_names else {}
+        self._fwd_kwargs = (
+            {"ch_names": self.ch_names} if REGISTRY[builder["name"]].pass_ch_names else {}
+        )
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Un-normalised class scores."""
