@@ -318,7 +318,7 @@ class EngineEEG:
                 comps.append((0.25 + jit, 0.04, -0.3 * amp, self.topo_p2))
             else:
                 amp *= 0.15
-            comps.append((lat, 0.08, amp, self.topo_p3))
+            comps.append((lat, 0.1, amp, self.topo_p3))
             out.update(p300_amplitude=amp, p300_latency=lat)
         if label in ("face", "house"):
             amp = (

@@ -13,7 +13,8 @@ sees measured EEG. It is deliberately different from the in-silico model the opt
    normalisation by the pooled activity of all channels at that scale (contrast gain control);
 4. spatial pooling with a per-participant Gaussian receptive field (random position and
    size), log-compression;
-5. a per-participant random two-layer readout ``softplus(w2 . tanh(W1 f + b1) + b2)``,
+5. a per-participant nonlinear readout ``sqrt(mean f) * (softplus(w2 . tanh(W1 u + b1)) + 0.1)``
+   (``u``: the normalised feature pattern; a blank screen drives nothing),
    normalised so that the median gain over random 1/f noise images is 1.
 
 Repeated or similar images adapt: the gain is multiplied by
@@ -116,8 +117,12 @@ class VisualModel:
         return np.log1p(100.0 * feats)
 
     def _raw(self, f: np.ndarray) -> float:
-        z = float(self.w2 @ np.tanh(self.w1 @ (f - 1.0) + self.b1) + self.b2)
-        return float(np.logaddexp(0.0, 2.0 * z) / 2.0) + 0.05
+        # Drive: overall (compressed) filter energy, 0 for a blank screen; modulation: a
+        # random per-participant nonlinear function of the feature *pattern*.
+        drive = float(np.sqrt(f.mean()))
+        u = f / (np.linalg.norm(f) + 1e-12) * np.sqrt(f.size)
+        z = float(self.w2 @ np.tanh(self.w1 @ (u - 1.0) + self.b1) + self.b2)
+        return drive * float(np.logaddexp(0.0, 2.0 * z) / 2.0 + 0.1) + 0.02
 
     def __call__(self, contrast: np.ndarray, t: float) -> tuple[float, float]:
         """Gain of an image shown at time ``t`` (s) and its adaptation factor.
