@@ -6,7 +6,15 @@ when used.
 
 from __future__ import annotations
 
+from ._loop import run_closed_loop
 from ._safety import SafetyLimiter, field_area_px, relative_luminance
 from ._stimulus import Stimulus, decode_image
 
-__all__ = ["SafetyLimiter", "Stimulus", "decode_image", "field_area_px", "relative_luminance"]
+__all__ = [
+    "run_closed_loop",
+    "SafetyLimiter",
+    "Stimulus",
+    "decode_image",
+    "field_area_px",
+    "relative_luminance",
+]

@@ -317,7 +317,10 @@ class SafetyLimiter:
 
         out = self._clamp_range(out, record)
         out = self._clamp_stripes(out, record)
-        if out.kind == "flicker":
+        periodic = (
+            out.frames is None and bool(out.frequency) and (out.depth is None or out.depth > 0)
+        )
+        if out.kind == "flicker" or periodic:
             out = self._flicker(out, record)
         else:
             out = self._flashes(out, record)
