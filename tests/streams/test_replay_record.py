@@ -260,9 +260,20 @@ def test_mne_lsl_reads_our_outlets(test_data, uid):
         stderr=subprocess.PIPE,
         text=True,
     )
-    player = ReplayLSL(
-        test_data / "eegmmidb-edf/S001R04.edf", speed=1.0, loop=True, source_prefix=f"{uid}-"
-    ).start()
+    player = subprocess.Popen(
+        [
+            BCI,
+            "replay",
+            str(test_data / "eegmmidb-edf/S001R04.edf"),
+            "--loop",
+            "--duration",
+            "30",
+            "--source-prefix",
+            f"{uid}-",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         s = StreamLSL(bufsize=2.0, name=f"synth-{uid}", stype="EEG").connect(timeout=15.0)
         assert s.info["sfreq"] == 250.0
@@ -295,6 +306,6 @@ def test_mne_lsl_reads_our_outlets(test_data, uid):
         assert wait_until(lambda: r.n_new_samples > 0, 5.0)
         r.disconnect()
     finally:
-        player.stop()
-        board.terminate()
-        board.wait(10)
+        for proc in (player, board):
+            proc.terminate()
+            proc.wait(10)
