@@ -146,7 +146,7 @@ class ClientMQTT:
     def publish(
         self, kind: str, payload: dict, qos: int | None = None, retain: bool = False
     ) -> bool:
-        """Queue a message; never blocks.
+        """Queue a message; never blocks. Safe to call from any thread.
 
         Parameters
         ----------
@@ -178,8 +178,11 @@ class ClientMQTT:
         self._outbox.append(
             (self.topic(kind), encode(payload), int(qos), retain or kind == "status")
         )
-        if self._wake is not None:
-            self._wake.set()
+        if self._wake is not None and not self._wake.is_set():
+            if threading.get_ident() == self._loop_thread:
+                self._wake.set()
+            else:  # called from a worker thread (the decoder's): wake the loop safely
+                self._loop.call_soon_threadsafe(self._wake.set)
         return not full
 
     @property
@@ -191,6 +194,8 @@ class ClientMQTT:
         """Start the background connection task (returns at once; connecting goes on)."""
         if self._task is None:
             self._wake = asyncio.Event()
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
             self._connected_evt = asyncio.Event()
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="mqtt")

@@ -1,7 +1,9 @@
 """The asyncio engine: sources -> preprocess -> window -> decoder -> post-process -> outputs.
 
 One event loop owns the runtime. Blocking calls go to one single-thread executor per
-resource: each source's ``pull()`` and the onnxruntime ``run``. The decoder input is a
+resource: each source's ``pull()`` and the onnxruntime ``run``. The decoder's thread also
+post-processes and hands the decision to the LSL outlet, the MQTT outbox and the recorder
+queue (all thread-safe), so no loop wake-up sits between decoding and publishing. The decoder input is a
 leaky queue of one window (latest wins, drops counted); recording is lossless (the
 recorder's writer thread drains its own queue). A window that is already older than the
 decision budget when the decoder is free is dropped and counted as an overrun, so a slow
@@ -477,9 +479,14 @@ class Engine:
         self._event("source", stream=ev.stream, t=ev.timestamp, **fields)
 
     # ------------------------------------------------------------------ decoding
-    def _decode(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        y = np.array(self.decoder(x), dtype=np.float32, copy=True)
-        return y, pylsl.local_clock()
+    def _decode_publish(self, win: Window) -> None:
+        """Decode, post-process and publish one window, all in the decoder's thread.
+
+        Publishing here (LSL push, MQTT enqueue, recorder queue: all thread-safe) keeps the
+        event loop off the critical path between ``t_decoded`` and ``t_published``.
+        """
+        values = self.decoder(win.data)
+        self._publish(win, values, pylsl.local_clock())
 
     async def _decode_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -494,7 +501,7 @@ class Engine:
                 c.overruns += 1
                 continue
             try:
-                values, t_decoded = await loop.run_in_executor(self._ort, self._decode, win.data)
+                await loop.run_in_executor(self._ort, self._decode_publish, win)
             except DecoderError:
                 c.decoder_errors += 1
                 consecutive_errors += 1
@@ -503,7 +510,6 @@ class Engine:
                     raise
                 continue
             consecutive_errors = 0
-            self._publish(win, values, t_decoded)
 
     def _publish(self, win: Window, values: np.ndarray, t_decoded: float) -> None:
         c = self.counters
