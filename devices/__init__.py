@@ -6,6 +6,7 @@ Everything here produces or consumes the core types of :mod:`bci` (``StreamSpec`
 
 from __future__ import annotations
 
+from . import simulated  # the simulated participant (devices.simulated)
 from ._brainflow import BoardBrainFlow, board_id, list_boards
 from ._lsl import (
     MarkerOutletLSL,
@@ -22,6 +23,7 @@ from ._record import RecordLSL, find_streams
 from ._replay import ReplayLSL
 
 __all__ = [
+    "simulated",
     "BoardBrainFlow",
     "CSVMapping",
     "board_id",

@@ -11,6 +11,7 @@ The participant's hidden visual model is private (``_visual``): ``stimuli/`` mus
 
 from __future__ import annotations
 
+from ._live import ScheduleLSL, SimulatedParticipant
 from ._montage import DEFAULT_EEG_MONTAGE, eeg_montage
 from ._offline import simulate
 from ._participant import Participant
@@ -29,6 +30,8 @@ __all__ = [
     "DEFAULT_EEG_MONTAGE",
     "GESTURES",
     "Participant",
+    "ScheduleLSL",
+    "SimulatedParticipant",
     "SSVEP_FREQUENCIES",
     "SSVEP_ON",
     "SSVEP_REST",

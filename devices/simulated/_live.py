@@ -1,0 +1,346 @@
+"""The simulated participant live on LSL, and a headless stimulus-schedule publisher.
+
+:class:`SimulatedParticipant` runs two threads:
+
+- the *listener* resolves the marker (``bci-markers``) and description (``bci-stimuli``)
+  streams whenever they appear (``pylsl.ContinuousResolver``), pulls them with liblsl clock
+  correction and hands every shown stimulus, stamped with its flip time, to a bounded queue;
+- the *pusher* renders samples on an absolute schedule (sample ``i`` has timestamp
+  ``t0 + i / sfreq`` on the LSL clock, ``chunk`` seconds per push, late wake-ups caught up
+  in one larger push), applies the stimuli from the queue at their flip times, and pushes
+  the ground truth of each one on ``bci-sim-truth`` (type ``GroundTruth``, JSON, timestamp =
+  flip time).
+
+A marker and a description with the same timestamp (+- 2 ms) are one stimulus; a marker
+without a description within 50 ms is turned into one with :func:`describe_marker`. The
+50 ms hold is shorter than the earliest response (P1 ~90 ms), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections import deque
+
+import numpy as np
+import pylsl
+
+from bci._errors import DeviceError
+from bci.config import SimulatedSourceConfig
+
+from ._offline import make_engine, resolve_paradigm, signal_spec
+from ._protocol import describe_marker, paradigm_schedule
+
+logger = logging.getLogger(__name__)
+
+_MATCH = 0.002  # s: a marker and a description this close are the same stimulus
+_HOLD = 0.05  # s: how long a bare marker waits for its description
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+class ScheduleLSL:
+    """Headless presenter: publishes a paradigm on the marker and description streams.
+
+    Every stimulus is pushed at its scheduled time with that time as its (flip) timestamp:
+    the description JSON on ``stimuli`` then the label on ``markers`` (contract 5). With
+    ``duration=None`` the schedule repeats (a new trial order every cycle) until
+    :meth:`stop`.
+
+    Parameters
+    ----------
+    paradigm : str
+        ``ssvep`` (default paradigm: 8/10/12/15 Hz, 2 s on, 1 s rest), ``p300``, ``n170``,
+        ``gestures``.
+    duration : float | None
+        Seconds of schedule, or ``None`` to loop.
+    seed : int
+        Trial order.
+    markers, stimuli : str
+        Stream names.
+    delay : float
+        Seconds between :meth:`start` and the first stimulus (lets inlets connect).
+    """
+
+    def __init__(
+        self,
+        paradigm: str = "ssvep",
+        duration: float | None = None,
+        seed: int = 0,
+        markers: str = "bci-markers",
+        stimuli: str = "bci-stimuli",
+        delay: float = 2.0,
+    ) -> None:
+        paradigm_schedule(paradigm, 1.0)  # validates the name
+        self.paradigm, self.duration, self.seed = paradigm, duration, seed
+        self.markers, self.stimuli, self.delay = markers, stimuli, float(delay)
+        self.sent: deque[tuple[float, str]] = deque(maxlen=1000)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.t0 = float("nan")
+
+    def start(self) -> ScheduleLSL:
+        """Create the outlets and start publishing (idempotent)."""
+        if self._thread is not None:
+            return self
+        from devices._lsl import MarkerOutletLSL
+
+        self._out_m = MarkerOutletLSL(self.markers, "Markers", f"{self.markers}-schedule")
+        self._out_s = MarkerOutletLSL(
+            self.stimuli, "StimulusDescription", f"{self.stimuli}-schedule"
+        )
+        self._stop.clear()
+        self.t0 = pylsl.local_clock() + self.delay
+        self._thread = threading.Thread(
+            target=self._run, name=f"ScheduleLSL-{self.paradigm}", daemon=True
+        )
+        self._thread.start()
+        logger.info("Headless %s schedule on %r / %r", self.paradigm, self.markers, self.stimuli)
+        return self
+
+    def _run(self) -> None:
+        cycle, offset = 0, 0.0
+        span = self.duration if self.duration is not None else 600.0
+        while not self._stop.is_set():
+            items = paradigm_schedule(self.paradigm, span, seed=self.seed + cycle, start=0.0)
+            for onset, desc in items:
+                t = self.t0 + offset + onset
+                while (wait := t - pylsl.local_clock()) > 0:
+                    if self._stop.wait(min(wait, 0.05)):
+                        return
+                self._out_s.push(json.dumps(desc), t)
+                self._out_m.push(desc["label"], t)
+                self.sent.append((t, desc["label"]))
+            if self.duration is not None:
+                return
+            cycle, offset = cycle + 1, offset + span
+
+    def stop(self) -> ScheduleLSL:
+        """Stop publishing and remove the outlets (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+            self._out_m.close()
+            self._out_s.close()
+        return self
+
+
+class SimulatedParticipant:
+    """A virtual headset/armband on LSL whose signals respond to what is shown.
+
+    Parameters
+    ----------
+    config : SimulatedSourceConfig | None
+        Participant, mode, montage, rate, stream names, ``paradigm`` (a headless
+        :class:`ScheduleLSL` is started unless ``none``), ``snr``, ``artifacts``.
+    chunk : float
+        Seconds of samples per push (default 20 ms).
+
+    Examples
+    --------
+    >>> sim = SimulatedParticipant(SimulatedSourceConfig(paradigm="ssvep")).start()
+    >>> ...  # resolve "bci-sim" with devices.SourceLSL(name="bci-sim")
+    >>> sim.stop()
+    """
+
+    def __init__(self, config: SimulatedSourceConfig | None = None, chunk: float = 0.02) -> None:
+        self.config = config or SimulatedSourceConfig()
+        self.engine = make_engine(self.config)
+        self.spec = signal_spec(self.config, self.engine.ch_names)
+        self.n_chunk = max(1, round(chunk * self.config.sfreq))
+        self.truth: deque[dict] = deque(maxlen=10000)
+        self.n_pushed = 0
+        self.t0 = float("nan")
+        self.schedule: ScheduleLSL | None = None
+        self._queue: queue.Queue[tuple[float, dict | str]] = queue.Queue(maxsize=4096)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._error: BaseException | None = None
+        #: Which stimulus streams are connected: ``{"marker", "desc"}`` once both are.
+        self.listening: set[str] = set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the threads are alive."""
+        return any(t.is_alive() for t in self._threads)
+
+    def start(self) -> SimulatedParticipant:
+        """Create the outlets, start listening and publishing (idempotent)."""
+        if self._threads:
+            return self
+        from devices._lsl import MarkerOutletLSL, OutletLSL
+
+        cfg = self.config
+        self._outlet = OutletLSL(self.spec, chunk_size=self.n_chunk)
+        self._truth_out = MarkerOutletLSL(cfg.truth, "GroundTruth", f"{cfg.truth}-seed{cfg.seed}")
+        self._stop.clear()
+        self.t0 = pylsl.local_clock()
+        self._threads = [
+            threading.Thread(target=self._listen, name="sim-listen", daemon=True),
+            threading.Thread(target=self._push, name="sim-push", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        paradigm = resolve_paradigm(cfg)
+        if paradigm != "none":
+            self.schedule = ScheduleLSL(paradigm, None, cfg.seed, cfg.markers, cfg.stimuli).start()
+        logger.info(
+            "Simulated %s participant (seed %d) on LSL %r: %d ch @ %g Hz, listening to %r/%r",
+            cfg.mode, cfg.seed, cfg.name, self.spec.n_channels, cfg.sfreq, cfg.markers, cfg.stimuli,
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> SimulatedParticipant:
+        """Stop the threads and remove the outlets (idempotent)."""
+        if self.schedule is not None:
+            self.schedule.stop()
+            self.schedule = None
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5.0)
+        if self._threads:
+            self._outlet.close()
+            self._truth_out.close()
+        self._threads = []
+        if self._error is not None:
+            raise DeviceError(f"simulated participant failed: {self._error}") from self._error
+        return self
+
+    def __enter__(self) -> SimulatedParticipant:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ listener thread
+    def _listen(self) -> None:
+        cfg = self.config
+        resolvers = {
+            "marker": pylsl.ContinuousResolver(pred=f"name='{cfg.markers}'"),
+            "desc": pylsl.ContinuousResolver(pred=f"name='{cfg.stimuli}'"),
+        }
+        inlets: dict[str, pylsl.StreamInlet] = {}
+        try:
+            while not self._stop.is_set():
+                for kind, res in resolvers.items():
+                    if kind not in inlets:
+                        found = res.results()
+                        if found:
+                            inlet = pylsl.StreamInlet(
+                                found[0], max_buflen=30, processing_flags=pylsl.proc_clocksync
+                            )
+                            inlet.open_stream(timeout=5.0)
+                            inlet.time_correction(timeout=5.0)  # the first one blocks ~0.6 s
+                            inlets[kind] = inlet
+                            self.listening.add(kind)
+                            logger.info("Simulated participant listens to %r", found[0].name())
+                idle = True
+                for kind, inlet in list(inlets.items()):
+                    try:
+                        values, stamps = inlet.pull_chunk(timeout=0.0)
+                    except pylsl.util.LostError:
+                        logger.warning("Stimulus stream %s lost; resolving again", kind)
+                        del inlets[kind]
+                        self.listening.discard(kind)
+                        continue
+                    for v, ts in zip(values, stamps, strict=True):
+                        idle = False
+                        item: dict | str
+                        if kind == "desc":
+                            try:
+                                item = json.loads(v[0])
+                            except json.JSONDecodeError:
+                                logger.warning(
+                                    "Ignoring a malformed stimulus description: %r", v[0]
+                                )
+                                continue
+                        else:
+                            item = str(v[0])
+                        try:
+                            self._queue.put(((float(ts), item)), timeout=1.0)
+                        except queue.Full:
+                            logger.warning("Stimulus queue full; dropped %r", item)
+                if idle:
+                    self._stop.wait(0.005 if inlets else 0.2)
+        finally:
+            for inlet in inlets.values():
+                inlet.close_stream()
+
+    # ------------------------------------------------------------ pusher thread
+    def _push(self) -> None:
+        fs = self.config.sfreq
+        pending: list[tuple[float, str, float]] = []  # bare markers: (t_flip, label, t_arrived)
+        recent: deque[float] = deque(maxlen=256)  # flip times of applied descriptions
+        from_marker: deque[float] = deque(maxlen=256)  # flip times of applied bare markers
+        stimuli: list[tuple[float, dict]] = []
+        try:
+            while not self._stop.is_set():
+                due = self.t0 + (self.n_pushed + self.n_chunk) / fs
+                wait = due - pylsl.local_clock()
+                if wait > 0 and self._stop.wait(wait):
+                    break
+                now = pylsl.local_clock()
+                n = max(self.n_chunk, int((now - self.t0) * fs) - self.n_pushed)
+                while True:
+                    try:
+                        ts, item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(item, dict):
+                        if any(abs(r - ts) <= _MATCH for r in from_marker):
+                            logger.debug("Description at %.4f came after its marker; skipped", ts)
+                            continue
+                        recent.append(ts)
+                        pending = [p for p in pending if abs(p[0] - ts) > _MATCH]
+                        stimuli.append((ts, item))
+                    elif not any(abs(r - ts) <= _MATCH for r in recent):
+                        pending.append((ts, item, now))
+                keep = []
+                for ts, label, arrived in pending:
+                    if any(abs(r - ts) <= _MATCH for r in recent):
+                        continue
+                    if now - arrived >= _HOLD:
+                        stimuli.append((ts, describe_marker(label)))
+                        from_marker.append(ts)
+                    else:
+                        keep.append((ts, label, arrived))
+                pending = keep
+                stimuli.sort(key=lambda s: s[0])
+                stop = self.n_pushed + n
+                chunks = []
+                done = self.n_pushed
+                later = []
+                for ts, desc in stimuli:
+                    first = int(np.ceil((ts - self.t0) * fs))
+                    if first >= stop:
+                        later.append((ts, desc))  # flip time still ahead of the samples
+                        continue
+                    if first > done:
+                        chunks.append(self.engine.render(first - done))
+                        done = first
+                    self._apply(ts, desc)
+                stimuli = later
+                if stop > done:
+                    chunks.append(self.engine.render(stop - done))
+                data = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+                stamps = self.t0 + (self.n_pushed + np.arange(n)) / fs
+                self._outlet.push(data.astype(np.float32), stamps)
+                self.n_pushed = stop
+        except Exception as exc:  # reported by stop(); the thread must not die silently
+            logger.exception("Simulated participant stopped on an error")
+            self._error = exc
+
+    def _apply(self, ts: float, desc: dict) -> None:
+        truth = self.engine.stimulate(ts - self.t0, desc)
+        truth["onset"] = ts  # LSL clock
+        self.truth.append(truth)
+        self._truth_out.push(json.dumps(truth, default=_json_default), ts)

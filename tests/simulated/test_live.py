@@ -1,0 +1,121 @@
+"""The live participant on real LSL outlets/inlets responds to what is pushed (issue 5)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pylsl
+import pytest
+
+from bci.config import SimulatedSourceConfig
+from devices import MarkerOutletLSL, SourceLSL
+from devices.simulated import ScheduleLSL, SimulatedParticipant, description
+
+
+def _wait(cond, timeout, step=0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+@pytest.fixture
+def names(uid):
+    return {
+        k: f"{v}-{uid}"
+        for k, v in (("name", "sim"), ("markers", "mk"), ("stimuli", "st"), ("truth", "gt"))
+    }
+
+
+def test_live_participant_responds_to_description_and_marker(names):
+    cfg = SimulatedSourceConfig(seed=4, paradigm="none", snr=3.0, artifacts=0.0, **names)
+    markers = MarkerOutletLSL(names["markers"], "Markers", names["markers"])
+    stimuli = MarkerOutletLSL(names["stimuli"], "StimulusDescription", names["stimuli"])
+    sim = SimulatedParticipant(cfg).start()
+    eeg = SourceLSL(name=names["name"], timeout=10.0).connect()
+    truth = SourceLSL(name=names["truth"], timeout=10.0).connect()
+    try:
+        assert eeg.spec.n_channels == 16 and eeg.spec.sfreq == 250.0
+        assert markers.wait_for_consumers(10.0) and stimuli.wait_for_consumers(10.0)
+        assert _wait(lambda: sim.listening == {"marker", "desc"}, 10.0)
+        t_flip = pylsl.local_clock() + 0.2
+        desc = description("flicker", "ssvep_12.0", 3.0, 41, frequency=12.0, depth=1.0, phase=0.0)
+        stimuli.push(json.dumps(desc), t_flip)
+        markers.push("ssvep_12.0", t_flip)  # same stimulus: must not be counted twice
+        t_target = t_flip + 3.5
+        chunks, events = [], []
+
+        def collect():
+            c = eeg.pull()
+            if c is not None:
+                chunks.append(c)
+            g = truth.pull()
+            if g is not None:
+                events.extend(json.loads(v) for v in g.data[0])
+            if pylsl.local_clock() > t_target and not any(e["label"] == "target" for e in events):
+                if not getattr(collect, "sent", False):
+                    markers.push("target", t_target)  # a bare marker, no description
+                    collect.sent = True
+            return bool(chunks) and chunks[-1].timestamps[-1] > t_target + 1.0
+
+        assert _wait(collect, 15.0)
+        _wait(lambda: collect() or any(e["label"] == "target" for e in events), 3.0)
+    finally:
+        truth.disconnect()
+        eeg.disconnect()
+        sim.stop()
+    labels = [e["label"] for e in events]
+    assert labels.count("ssvep_12.0") == 1 and labels.count("target") == 1
+    flick = next(e for e in events if e["label"] == "ssvep_12.0")
+    assert flick["id"] == 41 and flick["onset"] == pytest.approx(
+        t_flip, abs=1e-3
+    )  # liblsl clock correction
+    assert next(e for e in events if e["label"] == "target")["p300_amplitude"] > 0
+    data = np.concatenate([c.data for c in chunks], axis=1).astype(float)
+    ts = np.concatenate([c.timestamps for c in chunks])
+    # Sample-accurate timestamps on an absolute schedule.
+    np.testing.assert_allclose(np.diff(ts), 1 / 250.0, atol=1e-6)
+    assert sum(c.n_times for c in chunks) == ts.size and eeg.lost_samples == 0
+    # The 12 Hz SSVEP is there during the flicker and not before it.
+    oz = list(sim.spec.ch_names).index("Oz")
+
+    def power12(t_start):
+        seg = data[oz, (ts >= t_start) & (ts < t_start + 2.0)]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size))) / seg.size
+        f = np.fft.rfftfreq(seg.size, 1 / 250.0)
+        k = int(np.argmin(np.abs(f - 12.0)))
+        return spec[k] / np.r_[spec[k - 6 : k - 1], spec[k + 2 : k + 7]].mean()
+
+    assert ts[0] < t_flip - 1.0, "not enough signal before the flicker"
+    assert power12(t_flip + 0.5) > 3.0
+    assert power12(t_flip + 0.5) > 2 * power12(ts[0])
+
+
+def test_schedule_publishes_default_ssvep_paradigm(names):
+    sched = ScheduleLSL(
+        "ssvep", duration=None, markers=names["markers"], stimuli=names["stimuli"], delay=0.3
+    )
+    mk = None
+    try:
+        sched.start()
+        mk = SourceLSL(name=names["markers"], timeout=10.0).connect()
+        got = []
+
+        def collect():
+            c = mk.pull()
+            if c is not None:
+                got.extend(zip(c.data[0], c.timestamps, strict=True))
+            return len(got) >= 2
+
+        assert _wait(collect, 10.0)
+    finally:
+        if mk is not None:
+            mk.disconnect()
+        sched.stop()
+    (l0, t0), (l1, t1) = got[:2]
+    assert l0 in {"ssvep_8.0", "ssvep_10.0", "ssvep_12.0", "ssvep_15.0"} and l1 == "rest"
+    assert t1 - t0 == pytest.approx(2.0, abs=1e-6)
