@@ -17,6 +17,11 @@ def pretrain(
         help="Recordings or folders (any format devices.read_recording reads), "
         "or one .npz cache written by --cache.",
     ),
+    more: list[Path] | None = typer.Argument(
+        None,
+        help="More recordings/folders: `--data A B C` and `--data A --data B` both work.",
+        show_default=False,
+    ),
     out: Path = typer.Option(
         ...,
         "-o",
@@ -53,6 +58,7 @@ def pretrain(
         from models._pretrain import PretrainSettings
         from models._pretrain import pretrain as run_pretrain
 
+        data = list(data) + list(more or [])
         if len(data) == 1 and data[0].suffix == ".npz":
             segments = load_cache(data[0])
         else:

@@ -41,6 +41,12 @@ def sim16() -> list[str]:
     return list(SIM16)
 
 
+@pytest.fixture
+def make_segments():
+    """Factory of :func:`structured_segments`."""
+    return structured_segments
+
+
 def structured_segments(n: int = 4, seconds: float = 30.0, seed: int = 0):
     """Recordings with strong temporal and cross-channel structure (learnable by reconstruction)."""
     from models import Segment
@@ -49,8 +55,8 @@ def structured_segments(n: int = 4, seconds: float = 30.0, seed: int = 0):
     t = np.arange(int(seconds * 250)) / 250
     out = []
     for k in range(n):
-        src = np.stack([np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (6.0, 10.0, 17.0)])
-        mix = rng.standard_normal((8, 3))
+        src = np.stack([np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (1.0, 2.5)])
+        mix = 1.0 + 0.2 * rng.standard_normal((8, 2))
         data = 20 * mix @ src + 2 * rng.standard_normal((8, len(t)))
         out.append(Segment(f"synthetic{k}", data.astype(np.float32), SIM16[:8], "eeg"))
     return out
