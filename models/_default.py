@@ -94,8 +94,8 @@ def build_default(
     out: str | Path,
     train_seeds: Sequence[int] = (0, 1, 2, 3),
     test_seed: int = 7,
-    minutes: float = 12.0,
-    max_epochs: int = 40,
+    minutes: float = 8.0,
+    max_epochs: int = 80,
     device: str = "cpu",
     seed: int = 0,
 ) -> dict:
@@ -120,7 +120,9 @@ def build_default(
     model = build_classifier(
         load_encoder("default"), ch, 250.0, X.shape[-1], len(classes), "full", classes=classes
     )
-    model, hist = fit(model, X, y, strategy="full", max_epochs=max_epochs, seed=seed, device=device)
+    model, hist = fit(
+        model, X, y, strategy="full", max_epochs=max_epochs, patience=12, seed=seed, device=device
+    )
     with torch.no_grad():
         pred = (
             torch.cat([model(torch.from_numpy(Xt[i : i + 256])) for i in range(0, len(Xt), 256)])
@@ -163,8 +165,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description="build the default SSVEP decoder")
     ap.add_argument("-o", "--out", default=str(Path(__file__).parent / "weights"))
-    ap.add_argument("--minutes", type=float, default=12.0)
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--minutes", type=float, default=8.0)
+    ap.add_argument("--epochs", type=int, default=80)
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     print(json.dumps(build_default(a.out, minutes=a.minutes, max_epochs=a.epochs), indent=1))  # noqa: T201
