@@ -98,7 +98,7 @@ class InSilicoConfig(ConfigModel):
     front_end_kwargs: dict[str, float | int | str | bool] = Field(
         default_factory=dict, description="Keyword arguments for a dotted-path front end."
     )
-    ridge_alpha: float = Field(1.0, gt=0, description="Ridge penalty of the per-user readout.")
+    ridge_alpha: float = Field(30.0, gt=0, description="Ridge penalty of the per-user readout.")
     image_size: int = Field(64, ge=16, le=512, description="Stimulus side in model pixels.")
 
 
@@ -113,7 +113,7 @@ class OptimizerConfig(ConfigModel):
         "fourier", description="Stimulus parametrization."
     )
     steps: int = Field(
-        150, ge=1, description="Adam steps (or CMA-ES generations) per optimization."
+        100, ge=1, description="Adam steps (or CMA-ES generations) per optimization."
     )
     lr: float = Field(0.05, gt=0, description="Adam learning rate.")
     jitter: int = Field(
