@@ -68,9 +68,10 @@ def test_slow_flashing_is_allowed_fast_is_not():
     fast = slow.with_(frequency=5.0)
     assert limiter.flash_violations(slow) == []
     assert limiter.flash_violations(fast)
-    safe, record = limiter(fast)
-    assert record["clamps"][0]["param"] == "depth_scale"
-    assert safe.depth < 1.0 and not limiter.flash_violations(safe)
+    assert limiter(slow)[1]["clamps"] == []
+    # A periodic modulation is an SSVEP flicker whatever its kind: it needs the opt-in.
+    with pytest.raises(SafetyError, match="screened_participant"):
+        limiter(fast)
 
 
 def test_area_rule_small_flashing_patch_passes_large_one_does_not():
