@@ -174,7 +174,6 @@ def _window_process(
         modulated = (
             frames is None and bool(stim.frequency) and drawable is not None and stim.kind != "cue"
         )
-        bg = stim.background
         depth = float(stim.depth if stim.depth is not None else 1.0)
         flip_box.clear()
         shot = None
@@ -195,10 +194,11 @@ def _window_process(
                         * (1.0 - np.cos(2 * np.pi * stim.frequency * t + (stim.phase or 0.0)))
                         / 2.0
                     )
-                    # contrast scales around mid-gray (0 in psychopy rgb); background is 0.5
-                    drawable.contrast = m if abs(bg - 0.5) < 1e-6 else m
+                    # ImageStim.contrast scales around mid-gray (0 in psychopy rgb), i.e. the
+                    # formula bg + (img - bg) * m for the default mid-gray background
+                    drawable.contrast = m
                 drawable.draw()
-            if diode is not None:
+            if diode is not None and drawable is not None:
                 diode.draw()
             if k == 0:
                 if shots is not None and settings.presenter.screenshots:
