@@ -16,7 +16,9 @@ PARADIGMS = {
     "wrist-gestures": "myo-wrist-gestures",
     "hand-gestures": "xdf-openbci-emg-gestures",
     "motor-imagery": "eegmmidb",
+    "sim-ssvep": "sim-ssvep",
 }
+LIVE_SIM = {"sim-ssvep": "ssvep"}
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
@@ -51,8 +53,14 @@ def calibrate(
     ] = None,
     live: Annotated[
         bool,
-        typer.Option("--live", help="Run the paradigm live, record, then train (not built yet)."),
+        typer.Option(
+            "--live",
+            help="Run the paradigm, record, then train (simulated participant, headless: sim-ssvep).",
+        ),
     ] = False,
+    live_seconds: Annotated[
+        float, typer.Option("--live-seconds", help="Length of the live paradigm in seconds.")
+    ] = 120.0,
     no_extras: Annotated[
         bool, typer.Option("--fast", help="Skip the learning curve and the shortcut check.")
     ] = False,
@@ -63,13 +71,6 @@ def calibrate(
         from bci.config._calibration import CalibrationConfig
         from bci.config._load import load_config
 
-        if live:
-            typer.echo(
-                "bci calibrate --live: not built yet. Record the paradigm with `bci record` "
-                "(stimuli + simulated participant or a headset), then run `bci calibrate --data FILE`.",
-                err=True,
-            )
-            raise typer.Exit(1)
         if config is None:
             if paradigm is None:
                 raise ConfigError("give --paradigm NAME or --config FILE")
@@ -86,6 +87,23 @@ def calibrate(
         if user is not None:
             cfg = cfg.model_copy(update={"user": user})
         data = [*(data or []), *(files or [])]
+        if live:
+            if cfg.paradigm not in LIVE_SIM:
+                typer.echo(
+                    f"bci calibrate --live: only the simulated participant's paradigms "
+                    f"({', '.join(LIVE_SIM)}) run live so far (headless, virtual time); the "
+                    "PsychoPy cue screens with a headset are not built yet. Record the paradigm "
+                    "with `bci record`, then run `bci calibrate --data FILE`.",
+                    err=True,
+                )
+                raise typer.Exit(1)
+            from models.calibration._live import record_simulated
+
+            data = [
+                record_simulated(
+                    LIVE_SIM[cfg.paradigm], out / "recording.xdf", duration=live_seconds
+                )
+            ]
         if not data:
             raise ConfigError("no recording given: pass at least one file with --data")
         from models.calibration import calibrate as run

@@ -246,6 +246,7 @@ def calibrate(
             "accuracy": best.metrics["accuracy"],
             "balanced_accuracy": best.metrics["balanced_accuracy"],
             **({"auc": best.metrics["auc"]} if "auc" in best.metrics else {}),
+            **{k: best.metrics[k] for k in ("trial_accuracy",) if k in best.metrics},
         },
         "strategies": {s.name: s.metrics for s in strategies},
         "baselines": {s.name: s.metrics for s in scores if s.kind == "baseline"},

@@ -90,13 +90,8 @@ class Trials:
 
 def read(path: str | Path, config: CalibrationConfig) -> Recording:
     """Read one recording through ``devices.read_recording`` (contract 3)."""
-    try:
-        from devices import read_recording
-    except ImportError:  # streams engineer's reader not exported yet
-        try:
-            from devices._readers import read_recording
-        except ImportError:
-            from ._loader_tmp import read_recording_tmp as read_recording
+    from devices import read_recording
+
     return read_recording(path, sfreq=config.sfreq) if config.sfreq else read_recording(path)
 
 

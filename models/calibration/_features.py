@@ -52,10 +52,11 @@ class FeatureDecoder(nn.Module):
         n_harmonics: int = 2,
         n_classes: int = 2,
         n_spatial: int = 6,
+        erp_rate: float = 32.0,
     ):
         super().__init__()
         self.kind = kind
-        self.factor = max(1, int(round(sfreq / 32)))
+        self.factor = max(1, int(round(sfreq / erp_rate)))
         if kind == "ssvep":
             ref = references(list(freqs or []), sfreq, n_times, n_harmonics)  # (K, 2H, T)
             self.register_buffer(
@@ -129,7 +130,9 @@ class FeatureStrategy:
         *,
         freqs: list[float] | None = None,
         n_harmonics: int = 2,
+        erp_rate: float = 32.0,
     ):
+        self.erp_rate = erp_rate
         self.family = family
         self.sfreq = sfreq
         self.n_classes = n_classes
@@ -147,6 +150,7 @@ class FeatureStrategy:
             freqs=self.freqs,
             n_harmonics=self.n_harmonics,
             n_classes=self.n_classes,
+            erp_rate=self.erp_rate,
         )
         if self.family == "mi":
             from pyriemann.estimation import Covariances

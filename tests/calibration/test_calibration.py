@@ -20,7 +20,7 @@ CONFIGS = sorted((ROOT / "configs").glob("calibrate_*.yaml"))
 def _cfg(name: str, **update) -> CalibrationConfig:
     data = yaml.safe_load((ROOT / "configs" / f"calibrate_{name}.yaml").read_text())
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
+        if key in ("epochs", "evaluation", "training") and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
         else:
             data[key] = value
@@ -186,8 +186,9 @@ def test_clear_errors(ssvep_files: list[Path], test_data: Path) -> None:
         load_trials(ssvep_files[:1], _cfg("muse-ssvep", channels=["Oz", "TP9"]))
     with pytest.raises(CalibrationDataError, match="channel mismatch"):
         load_trials(
-            [ssvep_files[0], test_data / "muse-p300" / "data_2017-02-04-15_45_13.csv"],
-            _cfg("muse-ssvep", channels=None),
+            # plain "1"/"2" markers match the mapping, but 8 EMG channels at 250 Hz do not match
+            [ssvep_files[0], test_data / "xdf-openbci-emg-gestures" / "three_motion_one.xdf"],
+            _cfg("muse-ssvep", channels=None, min_trials_per_class=2),
         )
 
 
@@ -220,8 +221,6 @@ def test_cli_calibrate(ssvep_files: list[Path], tmp_path: Path) -> None:
     assert r.exit_code == 1 and "error:" in r.output
     r = CliRunner().invoke(app, ["calibrate", "-p", "nope", "-o", str(out)])
     assert r.exit_code == 2 and "unknown paradigm" in r.output
-    r = CliRunner().invoke(app, ["calibrate", "-p", "ssvep", "-o", str(out), "--live"])
-    assert r.exit_code == 1 and "not built yet" in r.output
 
 
 def test_scratch_strategy_exports(ssvep_files: list[Path], tmp_path: Path) -> None:
@@ -243,3 +242,35 @@ def test_scratch_strategy_exports(ssvep_files: list[Path], tmp_path: Path) -> No
     assert dec.metadata["sfreq"] == 250.0 and dec.metadata["strategy"] == "scratch"
     out = dec(np.zeros((5, dec.metadata["n_times"]), np.float32))
     assert out.shape == (2,) and abs(float(out.sum()) - 1) < 1e-4
+
+
+def test_cli_live_simulated_participant(tmp_path: Path) -> None:
+    """--live runs the headless paradigm against the simulated participant, records XDF, trains."""
+    from typer.testing import CliRunner
+
+    from bci._commands.main import app
+
+    data = yaml.safe_load((ROOT / "configs" / "calibrate_sim-ssvep.yaml").read_text())
+    data["strategies"] = ["features"]
+    cfg = tmp_path / "calibrate_sim.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    out = tmp_path / "live"
+    args = [
+        "calibrate",
+        "--live",
+        "--live-seconds",
+        "60",
+        "--config",
+        str(cfg),
+        "-o",
+        str(out),
+        "--fast",
+    ]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert (out / "recording.xdf").stat().st_size > 10_000
+    m = json.loads((out / "metrics.json").read_text())
+    assert sum(m["trials_per_class"].values()) >= 16
+    assert m["best"]["accuracy"] > 0.4  # 4 classes: chance is 0.25
+    r = CliRunner().invoke(app, ["calibrate", "-p", "ssvep", "-o", str(out), "--live"])
+    assert r.exit_code == 1 and "not built yet" in r.output
