@@ -122,3 +122,38 @@ def test_schedule_publishes_default_ssvep_paradigm(names):
     (l0, t0), (l1, t1) = got[:2]
     assert l0 in {"ssvep_8.0", "ssvep_10.0", "ssvep_12.0", "ssvep_15.0"} and l1 == "rest"
     assert t1 - t0 == pytest.approx(2.0, abs=1e-6)
+
+
+def test_live_emg_gesture_cue(names):
+    cfg = SimulatedSourceConfig(mode="emg", seed=2, paradigm="none", **names)
+    markers = MarkerOutletLSL(names["markers"], "Markers", names["markers"])
+    sim = SimulatedParticipant(cfg).start()
+    truth = SourceLSL(name=names["truth"], timeout=10.0).connect()
+    emg = SourceLSL(name=names["name"], timeout=10.0).connect()
+    events, chunks = [], []
+
+    def drain():
+        g = truth.pull()
+        if g is not None:
+            events.extend(json.loads(v) for v in g.data[0])
+        c = emg.pull()
+        if c is not None:
+            chunks.append(c)
+
+    try:
+        assert emg.spec.stype == "EMG" and emg.spec.sfreq == 1000.0 and emg.spec.n_channels == 8
+        assert _wait(lambda: drain() or "marker" in sim.listening, 10.0)
+        t_cue = pylsl.local_clock() + 0.1
+        markers.push("gesture_7", t_cue)
+        assert _wait(lambda: drain() or (chunks and chunks[-1].timestamps[-1] > t_cue + 1.5), 10.0)
+        assert _wait(lambda: drain() or bool(events), 5.0)
+    finally:
+        emg.disconnect()
+        truth.disconnect()
+        sim.stop()
+    assert events[0]["gesture"] == 7 and events[0]["label"] == "gesture_7"
+    x = np.concatenate([c.data for c in chunks], axis=1)
+    ts = np.concatenate([c.timestamps for c in chunks])
+    before = x[:, (ts > t_cue - 1.0) & (ts < t_cue)].std()
+    during = x[:, (ts > t_cue + 0.6) & (ts < t_cue + 1.5)].std()
+    assert during > 3 * before
