@@ -237,8 +237,13 @@ def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
     """
     f = _weights_file(path)
     if f.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise DecoderError(
+                f"{f} is a safetensors file; `pip install safetensors` to read it, or save the "
+                "state dict as pytorch_model.bin"
+            ) from exc
         state = load_file(str(f))
     else:
         state = torch.load(f, map_location="cpu", weights_only=True)

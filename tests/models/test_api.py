@@ -174,3 +174,32 @@ def test_default_decoder_is_the_contract_model_and_decodes_simulated_ssvep():
         np.testing.assert_allclose(probs, torch_model(torch.from_numpy(X)).numpy(), atol=1e-4)
     acc = float((probs.argmax(1) == np.array(y)).mean())
     assert acc >= 0.7, acc  # chance is 0.25 among the four frequencies
+
+
+def test_runtime_decoder_runs_the_default_model_like_torch():
+    """bci._decoder.DecoderONNX (the runtime's wrapper) on default.onnx equals the checkpoint."""
+    from bci._decoder import DecoderONNX
+
+    dec = DecoderONNX("default", provider="cpu", threads=1)
+    assert dec.provider == "CPUExecutionProvider"
+    dec.warmup(3)
+    torch_model, _ = models.load_classifier(models.WEIGHTS_DIR / "default.pt")
+    x = (np.random.default_rng(3).standard_normal((16, 250)) * 15).astype(np.float32)
+    with torch.no_grad():
+        ref = torch_model(torch.from_numpy(x)[None])[0].numpy()
+    np.testing.assert_allclose(dec(x), ref, atol=1e-4)
+
+
+def test_cli_export_of_the_default_checkpoint(tmp_path):
+    from typer.testing import CliRunner
+
+    from bci._commands.main import app
+
+    out = tmp_path / "d.onnx"
+    res = CliRunner().invoke(
+        app, ["export", str(models.WEIGHTS_DIR / "default.pt"), "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert models.read_metadata(out)["model_id"] == "bci-default-ssvep-v1"
+    res = CliRunner().invoke(app, ["export", str(tmp_path / "missing.pt"), "-o", str(out)])
+    assert res.exit_code == 1 and "missing.pt" in res.output
