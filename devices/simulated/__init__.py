@@ -6,7 +6,25 @@ what is actually shown (contract 6).
   ``bci-markers`` / ``bci-stimuli`` and publishing ground truth on ``bci-sim-truth``;
 - :class:`ScheduleLSL`: a headless stimulus schedule publisher (default SSVEP paradigm).
 
-The participant's hidden visual model is private (``_visual``): ``stimuli/`` must not import it.
+Physiology: see ``_background`` (1/f, alpha, line noise, blinks, saccades, muscle, drift,
+pops), ``_eeg`` (how each stimulus kind becomes EEG), ``_emg`` (armband) and
+``_participant`` (what differs between seeds).
+
+SNR calibration against real data
+---------------------------------
+The SSVEP gain was set so that the simulated SNR matches the eeg-notebooks Muse SSVEP
+recordings (../shared/data/muse-ssvep, subject1, electrode at POz, 192 trials of 20/30 Hz
+pattern reversal, 3 s). :func:`ssvep_snr` measures both the same way: amplitude spectrum
+(Welch, 2 s Hann, 0.5-3 s after onset) at the stimulus frequency divided by the mean of the
+10 neighbouring bins (skipping the adjacent ones). Real: median 5.5 at 20 Hz, 3.9 at 30 Hz
+(control frequency ~1.0). Simulated POz, same protocol, seeds 0/1/4: 5.7/4.4/5.3 at 20 Hz,
+5.5/3.7/6.4 at 30 Hz. Our wet-electrode noise floor is lower than the dry Muse's (POz
+amplitude density at 15 Hz 0.8 vs 2.0 uV/sqrt(Hz)), so the simulated SSVEP amplitudes are
+smaller in uV (about 4 uV at 20 Hz) for the same SNR. ``tests/simulated/test_real_data.py``
+re-measures both when ../shared/data is present. The 8-15 Hz default frequencies get larger
+responses (resonance near the individual alpha frequency) but sit on more background.
+
+The hidden visual model (``_visual``) is private: ``stimuli/`` must not import it.
 """
 
 from __future__ import annotations

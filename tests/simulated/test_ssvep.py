@@ -118,3 +118,19 @@ def test_montage_and_rate_options():
         SimulatedSourceConfig(n_channels=4)
     with pytest.raises(ValueError, match="sfreq"):
         SimulatedSourceConfig(sfreq=2000.0)
+
+
+def test_eyes_closed_raises_alpha():
+    from scipy.signal import welch
+
+    cfg = SimulatedSourceConfig(seed=2, artifacts=0.0)
+    rec, _ = simulate(cfg, 40.0, [(20.0, "eyes_closed")])
+    x = rec.signals[0].data[DEFAULT_EEG_MONTAGE.index("O1")].astype(float)
+    p = Participant.from_seed(2)
+
+    def alpha(seg):
+        f, pxx = welch(seg, 250.0, nperseg=500)
+        return pxx[(f >= p.iaf - 1) & (f <= p.iaf + 1)].mean()
+
+    ratio = alpha(x[int(22 * 250) :]) / alpha(x[: int(20 * 250)])
+    assert ratio > 2.0, f"eyes closed / open alpha power {ratio:.2f}"
