@@ -74,6 +74,18 @@ def test_missing_files_name_the_path(tmp_path: Path) -> None:
         DecoderONNX(tmp_path / "x.onnx", provider="tpu")
 
 
+def test_missing_default_decoder_says_how_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bci._decoder as mod
+
+    monkeypatch.setattr(mod, "default_decoder_path", lambda: tmp_path / "weights" / "default.onnx")
+    with pytest.raises(
+        DecoderError, match=r"default decoder .*default.onnx does not exist.*--decoder"
+    ):
+        resolve_decoder_path("default")
+
+
 def test_calibration_directory_is_accepted(tiny_onnx: Path, tmp_path: Path) -> None:
     (tmp_path / "model.onnx").write_bytes(tiny_onnx.read_bytes())
     assert DecoderONNX(tmp_path).n_channels == 16

@@ -185,13 +185,9 @@ def test_bci_run_channel_mismatch_is_a_clear_error_before_start(
     assert "expects 8" in out.stderr and "preprocess.channels" in out.stderr
 
 
-def test_bci_run_missing_default_decoder_names_the_file(tmp_path: Path) -> None:
-    from bci._decoder import default_decoder_path
-
-    if default_decoder_path().is_file():
-        pytest.skip("the default decoder exists in this checkout")
+def test_bci_run_missing_decoder_names_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("name: x\n")
+    cfg.write_text(f"name: x\ndecoder:\n  path: {tmp_path / 'missing.onnx'}\n")
     out = subprocess.run(
         [sys.executable, "-c", CLI, "run", str(cfg), "--duration", "1", "--no-live"],
         capture_output=True,
@@ -199,7 +195,7 @@ def test_bci_run_missing_default_decoder_names_the_file(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert out.returncode == 1 and "default.onnx does not exist" in out.stderr
+    assert out.returncode == 1 and "missing.onnx does not exist" in out.stderr, out.stderr
 
 
 async def test_default_config_with_simulated_participant(
