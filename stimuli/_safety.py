@@ -383,7 +383,7 @@ class SafetyLimiter:
                 "closed_loop.safety.screened_reason, or lower the depth/size."
             )
         record["opt_in"] = cfg.screened_reason
-        logger.warning("SSVEP opt-in used for %r (%g Hz): %s", stim.label, f, cfg.screened_reason)
+        logger.info("SSVEP opt-in used for %r (%g Hz): %s", stim.label, f, cfg.screened_reason)
         limit = cfg.flicker_max_depth_15_25hz if 15.0 <= f <= 25.0 else cfg.flicker_max_depth
         if depth > limit:
             rule = "efa_15_25hz" if 15.0 <= f <= 25.0 else "opt_in_depth"

@@ -200,7 +200,7 @@ class ClosedLoopConfig(ConfigModel):
         gt=0,
         description="Flicker frequency (Hz) of shown images (a frame divisor of refresh_hz).",
     )
-    depth: float = Field(1.0, gt=0, le=1, description="Flicker modulation depth of shown images.")
+    depth: float = Field(0.8, gt=0, le=1, description="Flicker modulation depth of shown images.")
     size_deg: float = Field(
         6.0, gt=0, description="Displayed stimulus size in degrees of visual angle."
     )
