@@ -31,6 +31,13 @@ from ._encoder import (
 from ._export import PARITY_TOL, data_hash, export_onnx, parity_check, read_metadata
 from ._fit import fit
 from ._pretrain import PretrainSettings, pretrain
+from ._registry import (
+    REGISTRY,
+    BraindecodeClassifier,
+    build_braindecode,
+    load_weights,
+    save_weights,
+)
 from ._weights import (
     WEIGHTS_DIR,
     check_keys,
@@ -44,9 +51,11 @@ __all__ = [
     "MODEL_SFREQ",
     "NORMALIZATION",
     "PARITY_TOL",
+    "REGISTRY",
     "STRATEGIES",
     "VOCAB",
     "WEIGHTS_DIR",
+    "BraindecodeClassifier",
     "EncoderClassifier",
     "EncoderConfig",
     "FoundationEncoder",
@@ -54,6 +63,7 @@ __all__ = [
     "ReadIn",
     "Segment",
     "WindowNorm",
+    "build_braindecode",
     "build_classifier",
     "channel_indices",
     "check_keys",
@@ -63,6 +73,7 @@ __all__ = [
     "load_classifier",
     "load_encoder",
     "load_segments",
+    "load_weights",
     "normalize_name",
     "parity_check",
     "pretrain",
@@ -70,4 +81,5 @@ __all__ = [
     "resample",
     "save_classifier",
     "save_encoder",
+    "save_weights",
 ]
