@@ -86,6 +86,7 @@ def test_roundtrip_excerpt_10x(test_data, tmp_path, uid, rel):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_roundtrip_full_shared_data(shared_data, tmp_path, uid):
     files = sorted(
         p
