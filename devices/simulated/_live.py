@@ -169,6 +169,11 @@ class SimulatedParticipant:
         self.listening: set[str] = set()
 
     @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the publishing thread, or ``None`` while healthy."""
+        return self._error
+
+    @property
     def running(self) -> bool:
         """Whether the threads are alive."""
         return any(t.is_alive() for t in self._threads)
@@ -201,12 +206,12 @@ class SimulatedParticipant:
 
     def stop(self) -> SimulatedParticipant:
         """Stop the threads and remove the outlets (idempotent)."""
+        self._stop.set()
+        for t in self._threads:  # the listener closes its inlets before the outlets go
+            t.join(timeout=5.0)
         if self.schedule is not None:
             self.schedule.stop()
             self.schedule = None
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=5.0)
         if self._threads:
             self._outlet.close()
             self._truth_out.close()
