@@ -1,0 +1,127 @@
+"""In-silico model, parametrizations and optimizers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bci import ConfigError
+from bci.config._closed_loop import InSilicoConfig
+from stimuli._insilico import (
+    GaborEnergy,
+    InSilicoModel,
+    SteerablePyramid,
+    build_model,
+    load_front_end,
+)
+from stimuli._loop import grating, random_image
+from stimuli._optimize import (
+    CMAESOptimizer,
+    GradientOptimizer,
+    constrain,
+    make_objective,
+    make_param,
+)
+
+torch.set_num_threads(1)
+
+
+class TinyNet(torch.nn.Module):
+    """A pluggable front end for the dotted-path test."""
+
+    def __init__(self, size: int = 32, width: int = 4):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, width, 5, stride=4)
+
+    def forward(self, x):
+        return self.conv(x[:, None]).flatten(1)
+
+
+@pytest.mark.parametrize("cls", [GaborEnergy, SteerablePyramid])
+def test_front_end_is_orientation_selective(cls):
+    fe = cls(size=32)
+    vert = torch.tensor(grating(32, 0.2, cycles=6, orientation=0.0), dtype=torch.float32)
+    horiz = torch.tensor(grating(32, 0.2, cycles=6, orientation=np.pi / 2), dtype=torch.float32)
+    f = fe(torch.stack([vert, horiz])).reshape(2, fe.n_scales, fe.n_orient, -1).mean(-1)
+    # the two gratings peak in different orientation channels, and a blank image gives ~0
+    assert f[0].sum(0).argmax() != f[1].sum(0).argmax()
+    assert fe(torch.full((1, 32, 32), 0.5)).max() < 1e-3
+
+
+def test_ridge_readout_learns_a_response_function():
+    model = InSilicoModel(GaborEnergy(size=32), alpha=10.0)
+    imgs = np.stack(
+        [random_image(32, 0.2, s) for s in range(60)]
+        + [grating(32, 0.2, c, o) for c in (2, 4, 8) for o in (0, 1, 2)]
+    )
+    feats = model.features(torch.tensor(imgs, dtype=torch.float32)).numpy()
+    w = np.random.default_rng(0).standard_normal(feats.shape[1])
+    y = feats @ w
+    model.fit(imgs[:50], y[:50])
+    r = np.corrcoef(model.predict(imgs[50:])[:, 0], y[50:])[0, 1]
+    assert r > 0.7, f"held-out correlation {r:.2f}"
+
+
+def test_adam_increases_the_objective_with_fixed_contrast():
+    model = InSilicoModel(SteerablePyramid(size=32))
+    rng = np.random.default_rng(1)
+    model.fit(np.stack([random_image(32, 0.2, s) for s in range(20)]), rng.standard_normal((20, 2)))
+    for param in ("fourier", "pixel", "gabor"):
+        res = GradientOptimizer(model, make_objective("maximize"), 32, param, steps=30, lr=0.05)(
+            seed=0
+        )
+        assert res.value > res.history[0], f"{param}: {res.history[0]:.3f} -> {res.value:.3f}"
+        assert 0 <= res.image.min() and res.image.max() <= 1
+        assert abs(res.image.std() - 0.2) < 0.03 and abs(res.image.mean() - 0.5) < 0.03
+    tgt = GradientOptimizer(model, make_objective("target", [0.5, -0.5]), 32, steps=40)(seed=0)
+    assert tgt.value > tgt.history[0]
+
+
+def test_flicker_parametrization_and_frame_model():
+    model = InSilicoModel(GaborEnergy(size=32), frequency=7.5, frame_rate=60.0)
+    res = GradientOptimizer(
+        model,
+        make_objective("maximize"),
+        32,
+        steps=5,
+        flicker={"frequency": 7.5, "depth": 0.5, "n_frames": 16},
+    )(seed=0)
+    assert set(res.flicker) == {"frequency", "depth", "phase"} and res.flicker[
+        "frequency"
+    ] == pytest.approx(7.5)
+
+
+def test_cmaes_improves_a_measured_objective():
+    target = grating(32, 0.2, cycles=2)
+    opt = CMAESOptimizer(32, contrast=0.2, popsize=8, seed=0, max_freq=3.0)
+    first = None
+    for _ in range(15):
+        imgs = opt.ask()
+        vals = [float(np.corrcoef(i.ravel(), target.ravel())[0, 1]) for i in imgs]
+        first = np.mean(vals) if first is None else first
+        opt.tell(vals)
+    best = float(np.corrcoef(opt.best().ravel(), target.ravel())[0, 1])
+    assert best > first + 0.2 and best > 0.6
+
+
+def test_pluggable_front_end_by_dotted_path():
+    m = build_model(
+        InSilicoConfig(
+            front_end="test_insilico:TinyNet", front_end_kwargs={"width": 3}, image_size=32
+        )
+    )
+    assert isinstance(m.front_end, TinyNet) and m.features(torch.rand(2, 32, 32)).shape == (
+        2,
+        3 * 49,
+    )
+    with pytest.raises(ConfigError, match="front_end"):
+        load_front_end("no.such.module:Net", 32)
+    with pytest.raises(ConfigError):
+        load_front_end("nonsense", 32)
+
+
+def test_constrain_and_params():
+    raw = make_param("fourier", 32, 0).raw()
+    img = constrain(raw, 0.1).detach()
+    assert img.shape == (32, 32) and abs(float(img.std()) - 0.1) < 0.01
