@@ -80,14 +80,14 @@ class EvaluationConfig(ConfigModel):
 class TrainingConfig(ConfigModel):
     """Fine-tuning of the foundation model (kept short: calibration must take < 2 min)."""
 
-    epochs: int = Field(6, ge=1, le=500, description="Maximum epochs per fold (early stopping).")
+    epochs: int = Field(4, ge=1, le=500, description="Maximum epochs per fold (early stopping).")
     patience: int = Field(2, ge=1, description="Stop after N epochs without validation gain.")
     batch_size: int = Field(64, ge=1, description="Mini-batch size.")
     lr: float = Field(
         1e-3, gt=0, description="Learning rate of the head (10x lower for the encoder)."
     )
     max_windows: int = Field(
-        1000, ge=10, description="Subsample the training windows to at most N (speed)."
+        400, ge=10, description="Subsample the training windows to at most N (speed)."
     )
     time_budget: float = Field(90.0, gt=0, description="Soft time budget per strategy in s.")
 

@@ -69,10 +69,10 @@ class FoundationStrategy:
         sfreq: float,
         classes: list[str],
         *,
-        epochs: int = 15,
-        patience: int = 4,
+        epochs: int = 4,
+        patience: int = 2,
         batch_size: int = 64,
-        max_windows: int = 4000,
+        max_windows: int = 400,
         seed: int = 0,
         progress: bool = False,
     ):
@@ -97,7 +97,7 @@ class FoundationStrategy:
         torch.set_num_threads(1)
         self.model_sfreq = float(models.MODEL_SFREQ)
         Xr = _resample(X, self.sfreq, self.model_sfreq)
-        if len(Xr) > self.max_windows:
+        if len(Xr) > self.max_windows and self.strategy != "linear_probe":  # probe: features cached
             idx = np.random.default_rng(self.seed).choice(len(Xr), self.max_windows, replace=False)
             Xr, y = Xr[idx], y[idx]
         if self.strategy == "scratch":
