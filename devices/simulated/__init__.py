@@ -17,7 +17,7 @@ recordings (../shared/data/muse-ssvep, subject1, electrode at POz, 192 trials of
 pattern reversal, 3 s). :func:`ssvep_snr` measures both the same way: amplitude spectrum
 (Welch, 2 s Hann, 0.5-3 s after onset) at the stimulus frequency divided by the mean of the
 10 neighbouring bins (skipping the adjacent ones). Real: median 5.5 at 20 Hz, 3.9 at 30 Hz
-(control frequency ~1.0). Simulated POz, same protocol, seeds 0/1/4: 5.7/4.4/5.3 at 20 Hz,
+(control frequency ~1.0). Simulated POz, same protocol, seeds 0/1/4: 5.8/4.5/5.4 at 20 Hz,
 5.5/3.7/6.4 at 30 Hz. Our wet-electrode noise floor is lower than the dry Muse's (POz
 amplitude density at 15 Hz 0.8 vs 2.0 uV/sqrt(Hz)), so the simulated SSVEP amplitudes are
 smaller in uV (about 4 uV at 20 Hz) for the same SNR. ``tests/simulated/test_real_data.py``

@@ -120,7 +120,7 @@ class Participant:
         (resonance), so 8-15 Hz responses are larger than 20-30 Hz ones, as in real data.
         """
         lowpass = 1.0 / np.sqrt(1.0 + (freq / self.ssvep_fc) ** 4)
-        bump = 1.0 + 0.3 * np.exp(-((freq - self.iaf) ** 2) / 8.0)
+        bump = 1.0 + 0.5 * np.exp(-((freq - self.iaf) ** 2) / 30.0)
         return float(
             self.ssvep_amp * lowpass * bump / (1.0 / np.sqrt(1 + (10 / self.ssvep_fc) ** 4))
         )
