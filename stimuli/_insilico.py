@@ -46,16 +46,43 @@ class _FourierBank(nn.Module):
 
     def __init__(self, bank: torch.Tensor, grid: int, n_orient: int, n_scales: int):
         super().__init__()
-        self.register_buffer("bank", bank.to(torch.complex64))  # (K, h, w)
         self.grid = grid
         self.n_orient = n_orient
         self.n_scales = n_scales
         self.size = tuple(bank.shape[1:])
+        self.n_filters = int(bank.shape[0])
+        # Each scale is computed on the smallest centred crop of the spectrum that holds its
+        # support (no aliasing of the complex response), so low frequencies cost little.
+        h, w = self.size
+        fy, fx = _freq_grid(h, w)
+        self.crops: list[int] = []
+        for s in range(n_scales):
+            sub = bank[s * n_orient : (s + 1) * n_orient]
+            support = sub.abs().amax(0) > 1e-3
+            rmax = (
+                int(max(fy[support].abs().max(), fx[support].abs().max())) if support.any() else 1
+            )
+            c = max(2 * grid, 1 << int(math.ceil(math.log2(2 * (rmax + 1)))))
+            c = min(c, h, w)
+            iy = (
+                torch.cat([torch.arange(0, c // 2), torch.arange(h - c // 2, h)])
+                if c < h
+                else torch.arange(h)
+            )
+            ix = (
+                torch.cat([torch.arange(0, c // 2), torch.arange(w - c // 2, w)])
+                if c < w
+                else torch.arange(w)
+            )
+            self.register_buffer(f"iy{s}", iy)
+            self.register_buffer(f"ix{s}", ix)
+            self.register_buffer(f"bank{s}", sub[:, iy][:, :, ix].to(torch.complex64))
+            self.crops.append(c)
 
     @property
     def n_features(self) -> int:
         """Length of the feature vector."""
-        return int(self.bank.shape[0]) * self.grid * self.grid
+        return self.n_filters * self.grid * self.grid
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, h, w)`` in [0, 1] -> ``(batch, n_features)`` pooled quadrature energy."""
@@ -63,11 +90,20 @@ class _FourierBank(nn.Module):
             x = nn.functional.interpolate(
                 x[:, None], size=self.size, mode="bilinear", align_corners=False
             )[:, 0]
+        h, w = self.size
         spec = torch.fft.fft2(x - x.mean(dim=(-2, -1), keepdim=True))
-        resp = torch.fft.ifft2(spec[:, None] * self.bank[None])  # (batch, K, h, w), complex
-        energy = resp.real**2 + resp.imag**2
-        pooled = nn.functional.adaptive_avg_pool2d(energy, self.grid)
-        return torch.sqrt(pooled.flatten(1) + 1e-8)
+        out = []
+        for s, c in enumerate(self.crops):
+            iy, ix, bank = (
+                getattr(self, f"iy{s}"),
+                getattr(self, f"ix{s}"),
+                getattr(self, f"bank{s}"),
+            )
+            sub = spec.index_select(-2, iy).index_select(-1, ix) if c < h else spec
+            resp = torch.fft.ifft2(sub[:, None] * bank[None]) * (float(c * c) / (h * w))
+            energy = resp.real**2 + resp.imag**2  # (batch, n_orient, c, c)
+            out.append(nn.functional.adaptive_avg_pool2d(energy, self.grid).flatten(1))
+        return torch.sqrt(torch.cat(out, dim=1) + 1e-8)
 
 
 class GaborEnergy(_FourierBank):
