@@ -289,12 +289,13 @@ class SimulatedParticipant:
         stimuli: list[tuple[float, dict]] = []
         try:
             while not self._stop.is_set():
-                due = self.t0 + (self.n_pushed + self.n_chunk) / fs
+                # A sample leaves when its own timestamp is reached, like a real amplifier.
+                due = self.t0 + (self.n_pushed + self.n_chunk - 1) / fs
                 wait = due - pylsl.local_clock()
                 if wait > 0 and self._stop.wait(wait):
                     break
                 now = pylsl.local_clock()
-                n = max(self.n_chunk, int((now - self.t0) * fs) - self.n_pushed)
+                n = max(self.n_chunk, int((now - self.t0) * fs) + 1 - self.n_pushed)
                 while True:
                     try:
                         ts, item = self._queue.get_nowait()
