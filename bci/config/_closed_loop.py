@@ -135,7 +135,11 @@ class OptimizerConfig(ConfigModel):
     cma_popsize: int = Field(
         6, ge=2, description="CMA-ES population per generation (stimuli shown)."
     )
-    threads: int = Field(2, ge=1, description="torch CPU threads for the optimizer.")
+    threads: int = Field(
+        1,
+        ge=1,
+        description="torch CPU threads for the optimizer (1: steadiest on a busy 2-core machine).",
+    )
     device: str = Field("cpu", description="torch device: cpu, cuda, auto.")
 
     @model_validator(mode="after")
