@@ -1,0 +1,45 @@
+"""Issue 7 acceptance figures on the full shared data (slow; skipped on a fresh clone)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_calibration", ROOT / "tools" / "bench_calibration.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(shared_data: Path, only: str) -> list[dict]:
+    bench = _bench()
+    assert bench.DATA.resolve() == shared_data.resolve()
+    return bench.run(only=only)
+
+
+def test_muse_ssvep_95(shared_data: Path) -> None:
+    (r,) = _run(shared_data, "muse-ssvep")
+    assert r["accuracy"] >= 0.95 and "fbcca" in r["baselines"]
+    assert r["seconds"] <= 120
+
+
+def test_myo_loso_90(shared_data: Path) -> None:
+    rows = _run(shared_data, "myo-wrist-gestures")
+    assert len(rows) == 2 and all("td_lda" in r["baselines"] for r in rows)
+    assert np.mean([r["accuracy"] for r in rows]) >= 0.90
+
+
+def test_openbci_emg_90_per_file(shared_data: Path) -> None:
+    rows = _run(shared_data, "xdf-openbci-emg-gestures")
+    assert len(rows) == 4
+    assert all(r["trial_accuracy"] >= 0.90 for r in rows), rows
