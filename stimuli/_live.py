@@ -51,10 +51,13 @@ class LiveParticipant:
             raise StreamError(
                 f"closed_loop.measure.channels {missing} are not in stream {name!r} ({names})"
             )
-        self.idx = [names.index(c) for c in cl.measure.channels]
+        self.names = names
+        self.channels: list[str] | None = (
+            None  # set to the decoder's channels for feature 'decoder'
+        )
         self.sfreq = float(self.source.spec.sfreq)
         n = int(bufsize * self.sfreq)
-        self._data = np.zeros((len(self.idx), n), np.float64)
+        self._data = np.zeros((len(names), n), np.float64)
         self._ts = np.full(n, -np.inf)
         self._w = 0
         self._lock = threading.Lock()
@@ -75,7 +78,7 @@ class LiveParticipant:
             with self._lock:
                 n = self._data.shape[1]
                 for k in range(chunk.n_times):  # small chunks (20 ms); ring buffer
-                    self._data[:, self._w % n] = chunk.data[self.idx, k]
+                    self._data[:, self._w % n] = chunk.data[:, k]
                     self._ts[self._w % n] = chunk.timestamps[k]
                     self._w += 1
 
@@ -87,7 +90,14 @@ class LiveParticipant:
                     order = np.argsort(self._ts)
                     ts, data = self._ts[order], self._data[:, order]
                     a = int(np.searchsorted(ts, onset))
-                    return data[:, a : a + int(seconds * self.sfreq)].copy()
+                    wanted = self.channels or self.cl.measure.channels
+                    missing = [c for c in wanted if c not in self.names]
+                    if missing:
+                        raise StreamError(
+                            f"channels {missing} are not in the EEG stream ({self.names})"
+                        )
+                    idx = [self.names.index(c) for c in wanted]
+                    return data[idx, a : a + int(seconds * self.sfreq)].copy()
             time.sleep(0.02)
         raise StreamError(
             f"no EEG up to {onset + seconds:.3f} s on the LSL clock within {timeout} s"

@@ -78,6 +78,61 @@ def grating(
     return np.clip(0.5 + contrast * np.sqrt(2) * np.sin(2 * np.pi * cycles * u), 0, 1)
 
 
+class TrialDecoder:
+    """The session's ONNX decoder applied to the last window of a trial (``feature: decoder``).
+
+    The trial is filtered causally with the filters the decoder was trained with
+    (``bci.preprocess`` metadata) and the decoder's last ``bci.n_times`` samples are decoded;
+    the measured response is output ``index`` (e.g. the probability of an SSVEP class).
+    """
+
+    def __init__(self, decoder_config, sfreq: float, index: int):
+        from scipy import signal
+
+        from bci._decoder import DecoderONNX
+
+        path = (
+            getattr(decoder_config, "path", "default") if decoder_config is not None else "default"
+        )
+        self.decoder = DecoderONNX(path, provider="cpu", threads=1)
+        meta = self.decoder.metadata
+        self.ch_names = list(meta["ch_names"])
+        self.n_times = int(meta["n_times"])
+        self.index = int(index)
+        classes = meta.get("classes") or []
+        if classes and not 0 <= self.index < len(classes):
+            raise ConfigError(
+                f"closed_loop.optimizer.decoder_output={index}: the decoder has {len(classes)} outputs {classes}",
+                [("closed_loop.optimizer.decoder_output", index, f"0..{len(classes) - 1}")],
+            )
+        self.label = classes[self.index] if classes else str(self.index)
+        pre = meta.get("preprocess") or {}
+        self.sos = []
+        if pre.get("bandpass"):
+            self.sos.append(
+                signal.butter(4, pre["bandpass"], btype="bandpass", fs=sfreq, output="sos")
+            )
+        if pre.get("notch"):
+            b, a = signal.iirnotch(float(pre["notch"]), 30.0, fs=sfreq)
+            self.sos.append(signal.tf2sos(b, a))
+        logger.info(
+            "closed loop measures decoder output %d (%s) of %s",
+            self.index,
+            self.label,
+            self.decoder.path,
+        )
+
+    def __call__(self, trial: np.ndarray) -> float:
+        """Decoder output ``index`` for one trial ``(n_channels, n_times)``."""
+        from scipy import signal
+
+        x = trial
+        for sos in self.sos:
+            x = signal.sosfilt(sos, x, axis=1)
+        x = np.ascontiguousarray(x[:, -self.n_times :], dtype=np.float32)
+        return float(self.decoder(x)[self.index])
+
+
 @dataclass
 class Trial:
     """One shown stimulus and its measured response."""
@@ -127,6 +182,9 @@ class OfflineParticipant:
         self.cl = cl
         self.rng = np.random.default_rng(seed + 7919)
         self.recordings: list = []
+        self.channels: list[str] | None = (
+            None  # set to the decoder's channels for feature 'decoder'
+        )
 
     def show(self, stimuli: list[Stimulus], descriptions: list[dict]) -> list[np.ndarray]:
         """Show the stimuli one after the other; return each trial's EEG (occipital channels)."""
@@ -139,10 +197,11 @@ class OfflineParticipant:
         )
         sig = rec.signals[0]
         names = list(sig.spec.ch_names)
-        missing = [c for c in self.cl.measure.channels if c not in names]
+        channels = self.channels or self.cl.measure.channels
+        missing = [c for c in channels if c not in names]
         if missing:
             raise ConfigError(f"closed_loop.measure.channels: {missing} not in the montage {names}")
-        idx = [names.index(c) for c in self.cl.measure.channels]
+        idx = [names.index(c) for c in channels]
         sf = sig.spec.sfreq
         self.recordings.append((rec, onsets))
         out = []
@@ -170,7 +229,7 @@ class ClosedLoop:
         Sampling rate of the returned EEG.
     """
 
-    def __init__(self, cl: ClosedLoopConfig, participant, sfreq: float = 250.0):
+    def __init__(self, cl: ClosedLoopConfig, participant, sfreq: float = 250.0, decoder=None):
         import torch
 
         from ._insilico import build_model
@@ -190,7 +249,9 @@ class ClosedLoop:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = build_model(cl.model, n_outputs=1)
         o = cl.optimizer
-        self.objective = make_objective(o.objective, o.target, o.decoder_output)
+        # The readout predicts one measured response (an SSVEP amplitude, or the decoder output
+        # chosen by optimizer.decoder_output when measure.feature is 'decoder'): index 0.
+        self.objective = make_objective(o.objective, o.target, 0)
         self.adam = GradientOptimizer(
             self.model,
             self.objective,
@@ -216,6 +277,10 @@ class ClosedLoop:
             if o.method == "cmaes"
             else None
         )
+        self.decoder = None
+        if cl.measure.feature == "decoder":
+            self.decoder = TrialDecoder(decoder, sfreq, cl.optimizer.decoder_output)
+            participant.channels = self.decoder.ch_names
         self.trials: list[Trial] = []
         self.opt_seconds: list[float] = []
         self._next_id = 0
@@ -248,7 +313,9 @@ class ClosedLoop:
             trials.append(Trial(rnd, cond, safe.image, desc))
         eeg = self.participant.show(stims, [t.description for t in trials])
         for t, x in zip(trials, eeg, strict=True):
-            if self.cl.measure.feature == "ssvep":
+            if self.decoder is not None:
+                t.measured = self.decoder(x)
+            elif self.cl.measure.feature == "ssvep":
                 t.measured = ssvep_amplitude(
                     x, self.sfreq, self.cl.frequency, self.cl.measure.harmonics
                 )
@@ -399,7 +466,7 @@ def run_closed_loop(config: SessionConfig, duration: float | None = None) -> Pat
         participant = OfflineParticipant(source, cl, cl.seed)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Path(cl.report_dir) / f"{config.name}-{stamp}"
-    loop = ClosedLoop(cl, participant, getattr(source, "sfreq", 250.0))
+    loop = ClosedLoop(cl, participant, getattr(source, "sfreq", 250.0), decoder=config.decoder)
     deadline = time.monotonic() + duration if duration else None
     try:
         trials = loop.run(deadline=deadline)

@@ -154,9 +154,10 @@ class OptimizerConfig(ConfigModel):
 class MeasureConfig(ConfigModel):
     """How a response is measured from the EEG of one trial."""
 
-    feature: Literal["ssvep", "evoked"] = Field(
+    feature: Literal["ssvep", "evoked", "decoder"] = Field(
         "ssvep",
-        description="ssvep: amplitude at the flicker frequency (+harmonic); evoked: 0.1-0.3 s VEP.",
+        description="ssvep: amplitude at the flicker frequency (+harmonic); evoked: 0.1-0.3 s VEP; "
+        "decoder: output optimizer.decoder_output of the session's decoder on the trial's last window.",
     )
     channels: list[str] = Field(
         ["O1", "Oz", "O2", "POz"], min_length=1, description="Occipital channels."

@@ -148,3 +148,29 @@ def test_live_loop_presenter_and_lsl_participant(tmp_path, uid):
     data = json.loads((report / "rounds.json").read_text())
     measured = [t["measured"] for t in data["trials"]]
     assert len(measured) == 5 and all(np.isfinite(measured)) and min(measured) > 0
+
+
+def test_measure_through_the_decoder(tmp_path):
+    from bci._decoder import default_decoder_path
+
+    if not default_decoder_path().exists():
+        pytest.skip("no default decoder shipped yet")
+    cfg = SessionConfig(
+        sources=[{"kind": "simulated", "seed": 2, "paradigm": "none"}],
+        closed_loop={
+            "rounds": 2,
+            "calibration_trials": 3,
+            "report_dir": str(tmp_path),
+            "safety": OPT_IN,
+            "frequency": 10.0,
+            "measure": {"feature": "decoder"},
+            "model": {"image_size": 32},
+            "optimizer": {"steps": 5, "objective": "decoder", "decoder_output": 1},
+        },
+    )
+    report = run_closed_loop(cfg)
+    data = json.loads((report / "rounds.json").read_text())
+    measured = np.array([t["measured"] for t in data["trials"]])
+    assert len(measured) == 9 and np.all((measured >= 0) & (measured <= 1))
+    # a 10 Hz flicker is decoded as the "10.0" class (output 1) most of the time
+    assert np.median(measured) > 0.5
