@@ -86,7 +86,7 @@ def _window_process(
     from bci import SafetyError
     from devices import MarkerOutletLSL
 
-    from ._safety import SafetyLimiter
+    from ._safety import SafetyLimiter, SequenceGuard
 
     p = settings.presenter
     limiter = SafetyLimiter(settings.safety)
@@ -106,6 +106,7 @@ def _window_process(
         checkTiming=False,
     )
     refresh = float(settings.safety.monitor.refresh_hz)
+    guard = SequenceGuard(limiter, tuple(win.size))
     diode = None
     if p.photodiode:
         w, h = p.size
@@ -157,6 +158,14 @@ def _window_process(
             stim, record = limiter(cmd.stimulus)
         except SafetyError as exc:
             replies.put(Failed(cmd.stim_id, str(exc), "SafetyError"))
+            continue
+        periodic_ok = record.get("opt_in") is not None
+        seq_violations = [] if periodic_ok else guard.check(stim)
+        if seq_violations:
+            why = "; ".join(v.detail for v in seq_violations)
+            replies.put(
+                Failed(cmd.stim_id, f"stimulus {stim.label!r} refused: {why}", "SafetyError")
+            )
             continue
         n = max(1, int(round(stim.duration * refresh)))
         frames = stim.render(refresh, stim.duration)[1:-1] if stim.frames is not None else None
@@ -217,6 +226,7 @@ def _window_process(
         last = flip_box[-1]
         if aborted:
             markers.push("abort", last)
+        guard.shown(stim, periodic_ok)
         replies.put(
             Shown(
                 cmd.stim_id,

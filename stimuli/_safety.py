@@ -447,3 +447,91 @@ class SafetyLimiter:
             f"depth would leave {s:.3f} < min_depth {cfg.min_depth} and shrinking it would leave "
             f"{new} px. Show fewer than 3 flashes per second or a smaller stimulus."
         )
+
+
+class SequenceGuard:
+    """Flash rules across consecutive stimuli (used by the presenter).
+
+    Each stimulus is checked alone by :class:`SafetyLimiter`; a rapid series of individually
+    safe stimuli (one-frame images alternating dark and bright) could still flash. The guard
+    keeps the last second of shown frames on a coarse grid of the window (nearest-neighbour
+    samples, so fine patterns keep their contrast) and refuses a stimulus that would make the
+    WCAG general-flash or ITU-R BT.1702 count exceed 3 per second over the area limit.
+
+    Parameters
+    ----------
+    limiter : SafetyLimiter
+        Supplies the monitor, refresh rate and area limits.
+    window_px : tuple of int
+        Window ``(width, height)`` in pixels; stimuli are drawn centred.
+    grid : tuple of int
+        Cells ``(nx, ny)`` of the coarse window grid.
+    """
+
+    def __init__(
+        self, limiter: SafetyLimiter, window_px: tuple[int, int], grid: tuple[int, int] = (64, 48)
+    ):
+        self.limiter = limiter
+        self.window_px = (int(window_px[0]), int(window_px[1]))
+        self.grid = grid
+        self.cell_px = self.window_px[0] * self.window_px[1] / float(grid[0] * grid[1])
+        self.history = np.zeros((0, grid[1] * grid[0]))
+
+    def _frames_on_grid(self, stim: Stimulus) -> np.ndarray:
+        m = self.limiter.config.monitor
+        frames = stim.render(m.refresh_hz, stim.duration)[1:-1]
+        lum = relative_luminance(frames)  # (n, h, w)
+        nx, ny = self.grid
+        W, H = self.window_px
+        dw, dh = stim.display_px
+        xs = (np.arange(nx) + 0.5) * W / nx - (W - dw) / 2.0  # cell centres in stimulus px
+        ys = (np.arange(ny) + 0.5) * H / ny - (H - dh) / 2.0
+        inside = ((xs >= 0) & (xs < dw))[None, :] & ((ys >= 0) & (ys < dh))[:, None]
+        h, w = lum.shape[1:3]
+        ix = np.clip((xs * w / max(dw, 1)).astype(int), 0, w - 1)
+        iy = np.clip((ys * h / max(dh, 1)).astype(int), 0, h - 1)
+        bg = float(relative_luminance(np.array([[stim.background]]))[0, 0])
+        out = np.where(inside[None], lum[:, iy][:, :, ix], bg)
+        return out.reshape(len(out), -1)
+
+    def check(self, stim: Stimulus) -> list[Violation]:
+        """Violations the stimulus would cause after what was shown; does not record it."""
+        if stim.kind == "cue":
+            return []
+        n = int(round(self.limiter.config.monitor.refresh_hz))
+        seq = np.concatenate([self.history, self._frames_on_grid(stim)])
+        if len(seq) < 2:
+            return []
+        m = self.limiter.config.monitor
+        out = []
+        area, most = flashing_area(transitions(seq, 0.1, 0.8), n, self.cell_px)
+        if area > self.limiter.field_limit_px:
+            out.append(
+                Violation(
+                    "wcag_general_flash",
+                    area,
+                    self.limiter.field_limit_px,
+                    f"sequence: {most:.1f} flashes/s over {area:.0f} px across consecutive stimuli",
+                )
+            )
+        cd = m.min_luminance + (m.max_luminance - m.min_luminance) * seq
+        area_i, most_i = flashing_area(transitions(cd, 20.0, 160.0), n, self.cell_px)
+        if area_i > self.limiter.screen_limit_px:
+            out.append(
+                Violation(
+                    "itu_bt1702",
+                    area_i,
+                    self.limiter.screen_limit_px,
+                    f"sequence: {most_i:.1f} flashes/s over {area_i:.0f} px across consecutive stimuli",
+                )
+            )
+        return out
+
+    def shown(self, stim: Stimulus, periodic_ok: bool = False) -> None:
+        """Record a shown stimulus (keep the last second). An opted-in flicker is recorded as
+        its mean frame so that it does not make every following stimulus fail."""
+        n = int(round(self.limiter.config.monitor.refresh_hz))
+        frames = self._frames_on_grid(stim)
+        if periodic_ok:
+            frames = np.repeat(frames.mean(axis=0, keepdims=True), min(len(frames), n), axis=0)
+        self.history = np.concatenate([self.history, frames])[-n:]

@@ -208,3 +208,36 @@ def test_out_of_range_intensities_are_clipped_and_recorded():
     safe, record = SafetyLimiter()(Stimulus(kind="image", image=img))
     assert record["clamps"][0]["rule"] == "range"
     assert safe.image.min() >= 0 and safe.image.max() <= 1
+
+
+def test_sequence_guard_catches_flashing_across_stimuli():
+    from stimuli._safety import SequenceGuard
+
+    limiter = SafetyLimiter()
+    guard = SequenceGuard(limiter, (1024, 768))
+    refused = 0
+    for k in range(40):  # one-frame full-bright / full-dark stimuli: each alone is safe
+        stim = Stimulus(
+            kind="image", label="alt", duration=1 / 60, level=float(k % 2), size_px=(600, 600)
+        )
+        assert limiter(stim)[1]["clamps"] == []
+        if guard.check(stim):
+            refused += 1
+        else:
+            guard.shown(stim)
+    assert refused >= 10
+    # small stimuli (below the area limit) and slow series pass
+    small = SequenceGuard(limiter, (1024, 768))
+    for k in range(40):
+        stim = Stimulus(
+            kind="image", label="alt", duration=1 / 60, level=float(k % 2), size_px=(100, 100)
+        )
+        assert small.check(stim) == []
+        small.shown(stim)
+    slow = SequenceGuard(limiter, (1024, 768))
+    for k in range(6):
+        stim = Stimulus(
+            kind="image", label="alt", duration=0.5, level=float(k % 2), size_px=(600, 600)
+        )
+        assert slow.check(stim) == []
+        slow.shown(stim)
