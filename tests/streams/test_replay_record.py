@@ -198,6 +198,11 @@ def test_cli_replay_record_devices(test_data, tmp_path, uid):
         text=True,
     )
     try:
+        # both outlets up before the recorder resolves (process start-up is slow on a busy box)
+        pred = f"starts-with(source_id,'{uid}-')"
+        assert wait_until(
+            lambda: len(pylsl.resolve_bypred(pred, minimum=2, timeout=1.0)) >= 2, 30.0
+        )
         res = subprocess.run(
             [
                 BCI,
@@ -207,7 +212,7 @@ def test_cli_replay_record_devices(test_data, tmp_path, uid):
                 "--streams",
                 f"starts-with(source_id,'{uid}-')",
                 "--duration",
-                "6",
+                "8",
             ],
             capture_output=True,
             text=True,
