@@ -171,6 +171,9 @@ def list_streams(timeout: float = 1.0, desc: bool = True) -> list[StreamSpec]:
                 info = inlet.info(timeout=timeout)  # noqa: PLW2901
             except pylsl.util.TimeoutError:
                 logger.debug("No description from %s within %.1f s", _describe(info), timeout)
+            except pylsl.util.LostError:  # it vanished between resolve and open: not visible now
+                logger.debug("Stream %s vanished while listing", _describe(info))
+                continue
             finally:
                 inlet.close_stream()
                 del inlet
