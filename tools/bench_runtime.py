@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from devices.simulated import DEFAULT_EEG_MONTAGE  # noqa: E402 - after the sys.path set-up
+
 logger = logging.getLogger("bench_runtime")
 
 SCENARIOS = {
@@ -57,24 +59,7 @@ SCENARIOS = {
         "sfreq": 2000.0,
     },
 }
-SIM_MONTAGE = [
-    "Fp1",
-    "Fp2",
-    "F3",
-    "F4",
-    "T7",
-    "C3",
-    "Cz",
-    "C4",
-    "T8",
-    "P3",
-    "Pz",
-    "P4",
-    "POz",
-    "O1",
-    "Oz",
-    "O2",
-]
+SIM_MONTAGE = list(DEFAULT_EEG_MONTAGE)  # the simulated participant's default 16 channels
 PUSH_PERIOD = 0.004  # the publisher pushes every 4 ms
 STAGES = ("transport", "processing", "output", "decision")
 

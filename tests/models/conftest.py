@@ -6,24 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-SIM16 = [
-    "Fp1",
-    "Fp2",
-    "F3",
-    "F4",
-    "T7",
-    "C3",
-    "Cz",
-    "C4",
-    "T8",
-    "P3",
-    "Pz",
-    "P4",
-    "POz",
-    "O1",
-    "Oz",
-    "O2",
-]
+from devices.simulated import DEFAULT_EEG_MONTAGE
+
+SIM16 = list(DEFAULT_EEG_MONTAGE)  # the simulated participant's default 16 channels
 
 
 @pytest.fixture(autouse=True)

@@ -14,24 +14,9 @@ from pathlib import Path
 
 import pytest
 
-SIM_MONTAGE = [
-    "Fp1",
-    "Fp2",
-    "F3",
-    "F4",
-    "T7",
-    "C3",
-    "Cz",
-    "C4",
-    "T8",
-    "P3",
-    "Pz",
-    "P4",
-    "POz",
-    "O1",
-    "Oz",
-    "O2",
-]
+from devices.simulated import DEFAULT_EEG_MONTAGE
+
+SIM_MONTAGE = list(DEFAULT_EEG_MONTAGE)  # the simulated participant's default 16 channels
 SIM_CLASSES = ["ssvep_8.0", "ssvep_10.0", "ssvep_12.0", "ssvep_15.0", "rest"]
 
 
