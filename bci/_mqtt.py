@@ -338,6 +338,15 @@ class ClientMQTT:
             self.sent += 1
 
 
+def is_listening(host: str, port: int, timeout: float = 0.2) -> bool:
+    """Whether something accepts TCP connections on ``host:port`` (e.g. a broker already running)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 class EmbeddedBroker:
     """An amqtt broker on loopback, in its own thread and event loop (the default broker).
 

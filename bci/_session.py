@@ -307,10 +307,17 @@ async def _run(
             recorder = RecorderXDF(rec_path)
         m = config.outputs.mqtt
         if m.enabled:
-            from ._mqtt import ClientMQTT, EmbeddedBroker, MQTTSettings
+            from ._mqtt import ClientMQTT, EmbeddedBroker, MQTTSettings, is_listening
 
             mqtt_port = m.port
-            if m.broker == "embedded":
+            if m.broker == "embedded" and m.port and is_listening("127.0.0.1", m.port):
+                # Debian's mosquitto package (tools/install.sh) starts a service on 1883.
+                logger.warning(
+                    "a broker already listens on 127.0.0.1:%d; publishing to it instead of "
+                    "starting the embedded one",
+                    m.port,
+                )
+            elif m.broker == "embedded":
                 broker = await asyncio.to_thread(EmbeddedBroker("127.0.0.1", m.port).start)
                 mqtt_port = broker.port
             mqtt = ClientMQTT(

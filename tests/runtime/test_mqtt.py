@@ -9,6 +9,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from bci import BCIError
 from bci._decoder import DecoderONNX
 from bci._mqtt import ClientMQTT, EmbeddedBroker, MQTTSettings
 from bci._runtime import Engine, EngineSettings
@@ -167,3 +168,15 @@ def test_embedded_broker_round_trip(uid: str) -> None:
     finally:
         broker.stop()
     assert any(p == {"v": 1, "seq": 1} for t, p, _ in got if t.endswith("decision"))
+
+
+def test_embedded_default_defers_to_a_broker_already_listening(mosquitto) -> None:
+    """Debian's mosquitto service holds 1883: the default session must publish to it, not die."""
+    from bci._mqtt import EmbeddedBroker, is_listening
+
+    from .conftest import free_port
+
+    assert is_listening("127.0.0.1", mosquitto.port)
+    assert not is_listening("127.0.0.1", free_port())
+    with pytest.raises(BCIError, match="cannot listen"):
+        EmbeddedBroker("127.0.0.1", mosquitto.port).start()
