@@ -101,20 +101,9 @@ def test_calibrate_ssvep_end_to_end(ssvep_files: list[Path], tmp_path: Path) -> 
     meta = {
         p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "model.onnx")).metadata_props
     }
-    for key in (
-        "sfreq",
-        "ch_names",
-        "n_times",
-        "classes",
-        "normalization",
-        "preprocess",
-        "version",
-        "data_hash",
-        "model_id",
-        "user",
-        "paradigm",
-        "montage",
-    ):
+    from models._export import REQUIRED_KEYS
+
+    for key in (*REQUIRED_KEYS, "user", "paradigm", "montage"):
         assert f"bci.{key}" in meta, key
     assert meta["bci.user"] == "alice" and meta["bci.paradigm"] == "ssvep"
     assert meta["bci.montage"]["Right AUX"] == "POz"
