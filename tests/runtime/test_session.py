@@ -19,6 +19,27 @@ from .conftest import EEGPusher, free_port
 CLI = "from bci._commands.main import run; run()"
 
 
+def _bci_run(
+    cfg: Path, duration: float, decoder: Path | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess:
+    """``bci run CFG --duration D [--decoder M] --no-live`` in a fresh interpreter."""
+    args = [sys.executable, "-c", CLI, "run", str(cfg), "--duration", f"{duration:g}"]
+    if decoder is not None:
+        args += ["--decoder", str(decoder)]
+    return subprocess.run(
+        [*args, "--no-live"], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _recorded_streams(tmp_path: Path) -> dict:
+    """The streams of the session recording under ``tmp_path/rec`` (pyxdf, no dejitter)."""
+    import pyxdf
+
+    path = next((tmp_path / "rec").glob("*.xdf"))
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    return streams
+
+
 def _config(tmp_path: Path, uid: str, port: int, sources: list[dict], **extra) -> Path:
     cfg = {
         "name": f"s{uid}",
@@ -163,24 +184,7 @@ def test_bci_run_channel_mismatch_is_a_clear_error_before_start(
             [{"kind": "lsl", "name": f"eeg-{uid}"}],
             recording={"enabled": False},
         )
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                CLI,
-                "run",
-                str(cfg),
-                "--duration",
-                "5",
-                "--decoder",
-                str(model),
-                "--no-live",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        out = _bci_run(cfg, 5, model, timeout=60)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "expects 8" in out.stderr and "preprocess.channels" in out.stderr
 
@@ -188,13 +192,7 @@ def test_bci_run_channel_mismatch_is_a_clear_error_before_start(
 def test_bci_run_missing_decoder_names_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"name: x\ndecoder:\n  path: {tmp_path / 'missing.onnx'}\n")
-    out = subprocess.run(
-        [sys.executable, "-c", CLI, "run", str(cfg), "--duration", "1", "--no-live"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    out = _bci_run(cfg, 1, timeout=60)
     assert out.returncode == 1 and "missing.onnx does not exist" in out.stderr, out.stderr
 
 
@@ -207,7 +205,6 @@ async def test_default_config_with_simulated_participant(
     other; everything else is ``configs/default.yaml``. The shipped default decoder is used
     when present, else the tiny test decoder of the same shape.
     """
-    import pyxdf
 
     sim = pytest.importorskip("devices.simulated")
     if not hasattr(sim, "SimulatedParticipant"):
@@ -257,9 +254,7 @@ async def test_default_config_with_simulated_participant(
     text = out.decode()
     assert proc.returncode == 0, text
     assert len(lsl_got) >= 50 and len(mqtt_got) >= 50, text
-    streams, _ = pyxdf.load_xdf(
-        str(next((tmp_path / "rec").glob("*.xdf"))), dejitter_timestamps=False
-    )
+    streams = _recorded_streams(tmp_path)
     names = {s["info"]["name"][0] for s in streams}
     assert {f"sim-{uid}", f"mk-{uid}", f"dec-{uid}", f"dec-{uid}-stamps"} <= names, names
 
@@ -268,8 +263,6 @@ async def test_ctrl_c_stops_cleanly_and_leaves_a_loadable_recording(
     tmp_path: Path, uid: str, tiny_onnx: Path
 ) -> None:
     import signal
-
-    import pyxdf
 
     cfg = _config(tmp_path, uid, free_port(), [{"kind": "lsl", "name": f"eeg-{uid}"}])
     got: list = []
@@ -303,9 +296,7 @@ async def test_ctrl_c_stops_cleanly_and_leaves_a_loadable_recording(
     assert len(got) >= 10, text
     assert proc.returncode == 0, text
     assert "decisions in" in text
-    streams, _ = pyxdf.load_xdf(
-        str(next((tmp_path / "rec").glob("*.xdf"))), dejitter_timestamps=False
-    )
+    streams = _recorded_streams(tmp_path)
     by_name = {s["info"]["name"][0]: s for s in streams}
     assert len(by_name[f"dec-{uid}"]["time_series"]) >= 10
     events = [json.loads(v[0])["event"] for v in by_name[f"s{uid}-events"]["time_series"]]
@@ -316,7 +307,6 @@ def test_replay_source_resampled_to_the_decoder(
     tmp_path: Path, uid: str, onnx_factory, test_data: Path
 ) -> None:
     """A real EDF (64 ch @ 160 Hz, eegmmidb) replayed on LSL, resampled to a 250 Hz decoder."""
-    import pyxdf
 
     from devices import read_recording
 
@@ -334,28 +324,9 @@ def test_replay_source_resampled_to_the_decoder(
         preprocess={"resample": 250.0},
         outputs={"lsl": {"name": f"dec-{uid}"}, "mqtt": {"enabled": False}},
     )
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CLI,
-            "run",
-            str(cfg),
-            "--duration",
-            "6",
-            "--decoder",
-            str(model),
-            "--no-live",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    out = _bci_run(cfg, 6, model)
     assert out.returncode == 0, out.stdout + out.stderr
-    streams, _ = pyxdf.load_xdf(
-        str(next((tmp_path / "rec").glob("*.xdf"))), dejitter_timestamps=False
-    )
+    streams = _recorded_streams(tmp_path)
     by_type = {s["info"]["type"][0]: s for s in streams}
     assert len(by_type["Decision"]["time_series"]) >= 20  # ~10/s after the first second
     assert any(
@@ -366,7 +337,6 @@ def test_replay_source_resampled_to_the_decoder(
 
 def test_brainflow_synthetic_board_source(tmp_path: Path, uid: str, tiny_onnx: Path) -> None:
     """A BrainFlow synthetic board (16 EEG rows @ 250 Hz) decoded live through LSL."""
-    import pyxdf
 
     cfg = _config(
         tmp_path,
@@ -375,28 +345,9 @@ def test_brainflow_synthetic_board_source(tmp_path: Path, uid: str, tiny_onnx: P
         [{"kind": "brainflow", "board": "synthetic", "name": f"bf-{uid}"}],
         outputs={"lsl": {"name": f"dec-{uid}"}, "mqtt": {"enabled": False}},
     )
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CLI,
-            "run",
-            str(cfg),
-            "--duration",
-            "5",
-            "--decoder",
-            str(tiny_onnx),
-            "--no-live",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    out = _bci_run(cfg, 5, tiny_onnx)
     assert out.returncode == 0, out.stdout + out.stderr
-    streams, _ = pyxdf.load_xdf(
-        str(next((tmp_path / "rec").glob("*.xdf"))), dejitter_timestamps=False
-    )
+    streams = _recorded_streams(tmp_path)
     by_type = {s["info"]["type"][0]: s for s in streams}
     assert by_type["EEG"]["time_series"].shape[1] == 16
     assert len(by_type["Decision"]["time_series"]) >= 15
