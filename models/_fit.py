@@ -65,6 +65,10 @@ def fit(
     weight_decay: float = 1e-2,
     patience: int = 8,
     device: str = "cpu",
+    probe_epochs: int = 0,
+    probe_patience: int = 10,
+    probe_solver: str = "adamw",
+    encoder_lr_scale: float = 1.0,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Fine-tune a classifier with early stopping on a stratified validation split.
 
@@ -93,6 +97,24 @@ def fit(
         Epochs without a validation-loss improvement before stopping.
     device : str
         Torch device to train on.
+    probe_epochs : int
+        Linear probing before fine-tuning (LP-FT, Kumar et al. 2022): first train only the
+        head, for up to this many epochs, on features of the frozen encoder computed once
+        (cheap), with early stopping (``probe_patience``); then train what ``strategy``
+        trains, starting from that head. The fine-tuning stage keeps the probed model when no
+        epoch beats its validation loss. 0 (default) skips it. For ``linear_probe`` the probe
+        is the whole training and ``max_epochs`` / ``patience`` apply to it.
+    probe_patience : int
+        Early-stopping patience of the probing stage.
+    probe_solver : {"adamw", "logistic"}
+        How the probe is fitted: ``adamw`` epochs (above), or ``logistic``: the convex
+        problem solved to convergence, L2-regularised multinomial logistic regression on the
+        head's normalised features (standardisation folded into the head's linear layer),
+        its ``C`` chosen among :data:`PROBE_CS` by validation loss (the standard linear-probe
+        protocol of self-supervised learning; no epochs to tune).
+    encoder_lr_scale : float
+        Learning rate of the encoder and read-in relative to the head's (discriminative
+        learning rates: < 1 keeps pretrained features close to where they were).
 
     Returns
     -------
@@ -100,10 +122,9 @@ def fit(
         The model with the best validation-loss weights restored, in eval mode, on CPU.
     history : dict
         ``train_loss``, ``val_loss``, ``val_acc`` (per epoch), ``best_epoch``,
-        ``n_train``, ``n_val``, ``strategy``.
+        ``n_train``, ``n_val``, ``strategy``; with probing also ``probe_epochs`` and
+        ``probe_val_loss`` (``best_epoch`` -1: no fine-tuning epoch beat the probed head).
     """
-    from tqdm.auto import tqdm
-
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3:
         raise ConfigError(f"X must be (n_windows, n_channels, n_times), got shape {X.shape}")
@@ -128,25 +149,7 @@ def fit(
     model.to(device)
     Xt = torch.from_numpy(X)
     yt = torch.from_numpy(labels)
-    frozen_encoder = strategy == "linear_probe" and hasattr(model, "features")
-    if frozen_encoder:  # encoder frozen and deterministic: compute its features once
-        model.eval()
-        with torch.no_grad():
-            feats = torch.cat(
-                [model.features(Xt[i : i + 256].to(device)).cpu() for i in range(0, len(Xt), 256)]
-            )
-
-        def forward(idx: np.ndarray) -> torch.Tensor:
-            return model.head(feats[idx].to(device))
-    else:
-
-        def forward(idx: np.ndarray) -> torch.Tensor:
-            return logits_fn(Xt[idx].to(device))
-
-    opt = torch.optim.AdamW(
-        params, lr=lr or LEARNING_RATES.get(strategy, 1e-3), weight_decay=weight_decay
-    )
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, max_epochs))
+    base_lr = lr or LEARNING_RATES.get(strategy, 1e-3)
     history: dict[str, Any] = {
         "train_loss": [],
         "val_loss": [],
@@ -154,47 +157,196 @@ def fit(
         "strategy": strategy,
     }
     history.update(n_train=int(len(tr)), n_val=int(len(va)), best_epoch=0)
-    best = (float("inf"), copy.deepcopy(model.state_dict()))
-    bad = 0
-    bar = tqdm(range(max_epochs), desc=f"fit[{strategy}]", disable=not progress, leave=False)
-    for epoch in bar:
-        model.train()
-        if frozen_encoder:
-            model.encoder.eval()
-        perm = tr[torch.randperm(len(tr), generator=gen).numpy()]
-        total = 0.0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i : i + batch_size]
-            loss = F.cross_entropy(forward(idx), yt[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        sched.step()
-        history["train_loss"].append(total / max(1, len(tr)))
-        if len(va):
-            model.eval()
-            with torch.no_grad():
-                out = torch.cat([forward(va[i : i + 256]).cpu() for i in range(0, len(va), 256)])
-            vloss = float(F.cross_entropy(out, yt[va]))
-            vacc = float((out.argmax(1) == yt[va]).float().mean())
-            history["val_loss"].append(vloss)
-            history["val_acc"].append(vacc)
-            bar.set_postfix(
-                train=f"{history['train_loss'][-1]:.3f}", val=f"{vloss:.3f}", acc=f"{vacc:.2f}"
+    can_probe = hasattr(model, "features") and hasattr(model, "head")
+    probe_only = strategy == "linear_probe" and can_probe
+    if probe_only or (probe_epochs > 0 and can_probe):
+        # encoder frozen and deterministic while probing: compute its features once
+        model.eval()
+        with torch.no_grad():
+            feats = torch.cat(
+                [model.features(Xt[i : i + 256].to(device)).cpu() for i in range(0, len(Xt), 256)]
             )
-            if vloss < best[0] - 1e-4:
-                best = (vloss, copy.deepcopy(model.state_dict()))
-                history["best_epoch"] = epoch
-                bad = 0
-            else:
-                bad += 1
-                if bad >= patience:
-                    logger.info("early stop at epoch %d (best %d)", epoch, history["best_epoch"])
-                    break
+
+        def probe_forward(idx: np.ndarray) -> torch.Tensor:
+            return model.head(feats[idx].to(device))
+
+        run = _Run(model, yt, tr, va, gen, batch_size, device, progress)
+        if probe_solver == "logistic":
+            history["probe_C"] = _probe_logistic(model, feats, labels, tr, va, run)
+            run.best = (
+                run._val(probe_forward)[0] if len(va) else 0.0,
+                copy.deepcopy(model.state_dict()),
+            )
         else:
-            best = (history["train_loss"][-1], copy.deepcopy(model.state_dict()))
-            history["best_epoch"] = epoch
-    model.load_state_dict(best[1])
+            probe_lr = lr if probe_only and lr else LEARNING_RATES["linear_probe"]
+            run.train(
+                probe_forward,
+                [{"params": list(model.head.parameters()), "lr": probe_lr}],
+                max_epochs if probe_only else probe_epochs,
+                patience if probe_only else probe_patience,
+                weight_decay,
+                "linear_probe",
+                frozen=True,
+            )
+            history["probe_epochs"] = len(run.history["train_loss"])
+        history["probe_val_loss"] = run.best[0] if len(va) else None
+        if probe_only:
+            history.update(run.history)
+            return _finish(model, run.best[1], history)
+        model.load_state_dict(run.best[1])
+        init_best = run.best[0] if len(va) else None
+    else:
+        init_best = None
+
+    def forward(idx: np.ndarray) -> torch.Tensor:
+        return logits_fn(Xt[idx].to(device))
+
+    head_ids = {id(p) for p in model.head.parameters()} if hasattr(model, "head") else set()
+    body = [p for p in params if id(p) not in head_ids]
+    groups = [{"params": [p for p in params if id(p) in head_ids], "lr": base_lr}]
+    groups.append({"params": body, "lr": base_lr * encoder_lr_scale})
+    groups = [g for g in groups if g["params"]]
+    run = _Run(model, yt, tr, va, gen, batch_size, device, progress)
+    run.train(forward, groups, max_epochs, patience, weight_decay, strategy, init_best=init_best)
+    history.update(run.history)
+    return _finish(model, run.best[1], history)
+
+
+#: Inverse L2 strengths tried by the ``logistic`` probe.
+PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def _probe_logistic(
+    model: torch.nn.Module,
+    feats: torch.Tensor,
+    labels: np.ndarray,
+    tr: np.ndarray,
+    va: np.ndarray,
+    run: _Run,
+) -> float:
+    """Fit the head's last linear layer as a logistic regression; return the chosen ``C``."""
+    from sklearn.linear_model import LogisticRegression
+
+    with torch.no_grad():
+        z = model.head[0](feats).numpy().astype(np.float64)  # the head's LayerNorm
+    mu, sd = z[tr].mean(axis=0), z[tr].std(axis=0) + 1e-6
+    zs = (z - mu) / sd
+    lin = model.head[-1]
+    n_out = lin.out_features
+
+    def set_head(lr_: LogisticRegression) -> None:
+        coef = np.zeros((n_out, z.shape[1]))
+        icpt = np.full(n_out, -1e4)  # a class absent from training keeps a very low logit
+        present = lr_.classes_.astype(int)
+        if len(present) == 2 and lr_.coef_.shape[0] == 1:
+            c2 = np.vstack([-lr_.coef_[0] / 2, lr_.coef_[0] / 2])
+            i2 = np.array([-lr_.intercept_[0] / 2, lr_.intercept_[0] / 2])
+        else:
+            c2, i2 = lr_.coef_, lr_.intercept_
+        coef[present], icpt[present] = c2, i2
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(coef / sd, dtype=lin.weight.dtype))
+            lin.bias.copy_(torch.tensor(icpt - (coef / sd) @ mu, dtype=lin.bias.dtype))
+
+    best: tuple[float, float, dict] | None = None
+    for C in PROBE_CS if len(va) else (0.1,):
+        clf = LogisticRegression(C=C, max_iter=1000).fit(zs[tr], labels[tr])
+        set_head(clf)
+        if not len(va):
+            return C
+        with torch.no_grad():
+            out = model.head[-1](torch.from_numpy(z[va]).to(lin.weight.dtype))
+        vloss = float(F.cross_entropy(out, run.yt[va]))
+        if best is None or vloss < best[0]:
+            best = (vloss, C, copy.deepcopy(model.head.state_dict()))
+    model.head.load_state_dict(best[2])
+    return best[1]
+
+
+def _finish(model: torch.nn.Module, state: dict, history: dict) -> tuple[torch.nn.Module, dict]:
+    model.load_state_dict(state)
     model.cpu().eval()
     return model, history
+
+
+class _Run:
+    """One AdamW + cosine training stage with early stopping on the validation loss."""
+
+    def __init__(self, model, yt, tr, va, gen, batch_size, device, progress):
+        self.model, self.yt, self.tr, self.va = model, yt, tr, va
+        self.gen, self.batch_size, self.device, self.progress = gen, batch_size, device, progress
+        self.history: dict[str, Any] = {"train_loss": [], "val_loss": [], "val_acc": []}
+        self.best: tuple[float, dict] = (float("inf"), {})
+
+    def _val(self, forward) -> tuple[float, float]:
+        va, model = self.va, self.model
+        model.eval()
+        with torch.no_grad():
+            out = torch.cat([forward(va[i : i + 256]).cpu() for i in range(0, len(va), 256)])
+        return float(F.cross_entropy(out, self.yt[va])), float(
+            (out.argmax(1) == self.yt[va]).float().mean()
+        )
+
+    def train(
+        self,
+        forward,
+        groups: list[dict],
+        max_epochs: int,
+        patience: int,
+        weight_decay: float,
+        desc: str,
+        *,
+        frozen: bool = False,
+        init_best: float | None = None,
+    ) -> None:
+        """Train ``groups`` for up to ``max_epochs``; keep the best validation-loss state.
+
+        ``init_best``: validation loss of the starting state, which stays the best unless an
+        epoch beats it (a warm start is never made worse by the next stage).
+        """
+        from tqdm.auto import tqdm
+
+        model, tr, va, yt, h = self.model, self.tr, self.va, self.yt, self.history
+        self.best = (
+            float("inf") if init_best is None else init_best,
+            copy.deepcopy(model.state_dict()),
+        )
+        opt = torch.optim.AdamW(groups, weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, max_epochs))
+        h["best_epoch"] = -1 if init_best is not None else 0
+        bad = 0
+        bar = tqdm(range(max_epochs), desc=f"fit[{desc}]", disable=not self.progress, leave=False)
+        for epoch in bar:
+            model.train()
+            if frozen and hasattr(model, "encoder"):
+                model.encoder.eval()
+            perm = tr[torch.randperm(len(tr), generator=self.gen).numpy()]
+            total = 0.0
+            for i in range(0, len(perm), self.batch_size):
+                idx = perm[i : i + self.batch_size]
+                loss = F.cross_entropy(forward(idx), yt[idx].to(self.device))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            sched.step()
+            h["train_loss"].append(total / max(1, len(tr)))
+            if len(va):
+                vloss, vacc = self._val(forward)
+                h["val_loss"].append(vloss)
+                h["val_acc"].append(vacc)
+                bar.set_postfix(
+                    train=f"{h['train_loss'][-1]:.3f}", val=f"{vloss:.3f}", acc=f"{vacc:.2f}"
+                )
+                if vloss < self.best[0] - 1e-4:
+                    self.best = (vloss, copy.deepcopy(model.state_dict()))
+                    h["best_epoch"] = epoch
+                    bad = 0
+                else:
+                    bad += 1
+                    if bad >= patience:
+                        logger.info("early stop at epoch %d (best %d)", epoch, h["best_epoch"])
+                        break
+            else:
+                self.best = (h["train_loss"][-1], copy.deepcopy(model.state_dict()))
+                h["best_epoch"] = epoch

@@ -1,0 +1,103 @@
+"""The calibration fine-tuning recipe: convex linear probe, then LP-FT with discriminative rates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import models
+
+TINY = models.EncoderConfig(dim=32, depth=1, heads=2)
+CH = ["TP9", "AF7", "AF8", "TP10"]
+
+
+def _task(seed: int = 0, n: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """Class 1 carries a 10 Hz rhythm on two channels; class 0 is noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(250) / 250
+    y = np.repeat([0, 1], n // 2)
+    X = rng.standard_normal((n, 4, 250)).astype(np.float32) * 5
+    X[y == 1, 2:] += (15 * np.sin(2 * np.pi * 10 * t)).astype(np.float32)
+    return X, y
+
+
+def _clf(strategy: str, seed: int = 0) -> models.EncoderClassifier:
+    torch.manual_seed(seed)
+    return models.build_classifier(models.FoundationEncoder(TINY), CH, 250, 250, 2, strategy)
+
+
+def test_logistic_probe_trains_only_the_head_and_separates() -> None:
+    X, y = _task()
+    m = _clf("linear_probe")
+    enc0 = {k: v.clone() for k, v in m.encoder.state_dict().items()}
+    m, hist = models.fit(m, X, y, probe_solver="logistic", progress=False, seed=0)
+    assert hist["probe_C"] in models._fit.PROBE_CS
+    assert all(torch.equal(enc0[k], v) for k, v in m.encoder.state_dict().items())
+    Xt, yt = _task(seed=1)
+    with torch.no_grad():
+        acc = float((m(torch.from_numpy(Xt)).argmax(1).numpy() == yt).mean())
+    assert acc >= 0.9
+
+
+def test_lp_ft_never_ends_worse_than_its_probe_on_validation() -> None:
+    X, y = _task()
+    m, hist = models.fit(
+        _clf("full"),
+        X,
+        y,
+        strategy="full",
+        max_epochs=3,
+        patience=1,
+        probe_epochs=1,
+        probe_solver="logistic",
+        encoder_lr_scale=0.1,
+        progress=False,
+        seed=0,
+    )
+    best = min(hist["val_loss"]) if hist["best_epoch"] >= 0 else hist["probe_val_loss"]
+    assert best <= hist["probe_val_loss"] + 1e-9
+    assert hist["best_epoch"] == -1 or hist["val_loss"][hist["best_epoch"]] == best
+    assert not m.training
+
+
+def test_encoder_learning_rate_scale_slows_the_encoder() -> None:
+    """With a 0 encoder rate only the head moves; with 1 the encoder moves too."""
+    X, y = _task()
+    moved = []
+    for scale in (0.0, 1.0):
+        m = _clf("full")
+        w0 = m.encoder.patch_embed.weight.detach().clone()
+        m, _ = models.fit(
+            m,
+            X,
+            y,
+            strategy="full",
+            max_epochs=1,
+            encoder_lr_scale=scale,
+            weight_decay=0.0,
+            val_fraction=0.0,
+            progress=False,
+            seed=0,
+        )
+        moved.append(float((m.encoder.patch_embed.weight.detach() - w0).abs().max()))
+    assert moved[0] == 0.0 and moved[1] > 0.0
+
+
+@pytest.mark.parametrize("strategy", ["linear_probe", "full", "scratch"])
+def test_foundation_strategy_recipe(strategy: str) -> None:
+    """Every strategy probes first; only the initialisation and the encoder rate differ."""
+    from models.calibration._strategies import ENCODER_LR_SCALE, FoundationStrategy
+
+    X, y = _task(n=60)
+    est = FoundationStrategy(strategy, CH, 250.0, ["a", "b"], epochs=1, patience=1)
+    if strategy != "scratch":
+        from models.calibration._strategies import pretrained_encoder
+
+        if pretrained_encoder() is None:
+            pytest.skip("no pretrained encoder installed")
+    est.fit(X, y)
+    assert est.encoder_lr_scale == ENCODER_LR_SCALE[strategy]
+    assert "probe_C" in est.history_
+    p = est.predict_proba(X[:5])
+    assert p.shape == (5, 2) and np.allclose(p.sum(1), 1, atol=1e-5)
