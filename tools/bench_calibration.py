@@ -129,18 +129,58 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pretrained_vs_scratch(results: list[dict]) -> str:
+    """Pretrained strategies vs ``scratch`` per scenario, and averaged per scenario and per set."""
+    pre = [
+        k for k in ("linear_probe", "readin", "full") if any(k in r["strategies"] for r in results)
+    ]
+    rows = [r for r in results if "scratch" in r["strategies"]]
+    if not rows or not pre:
+        return ""
+    lines = ["| scenario | " + " | ".join(pre) + " | scratch |", "|---" * (len(pre) + 2) + "|"]
+    for r in rows:
+        s = r["strategies"]
+        cells = [f"{s[k]:.3f}" if k in s else "" for k in pre]
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + f" | {s['scratch']:.3f} |")
+    by_set: dict[str, list[dict]] = {}
+    for r in rows:
+        by_set.setdefault(r["name"].split("/")[0], []).append(r)
+    for label, groups in (
+        ("mean over scenarios", [[r] for r in rows]),
+        ("mean over sets", list(by_set.values())),
+    ):
+        cells = []
+        for k in pre + ["scratch"]:
+            per = [
+                sum(r["strategies"][k] for r in g) / len(g)
+                for g in groups
+                if all(k in r["strategies"] for r in g)
+            ]
+            cells.append(f"{sum(per) / len(per):.3f}" if per else "")
+        lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
+    return "\n" + "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--only", default=None, help="Substring of the scenario names to run.")
+    p.add_argument("--json", default=None, help="Also write the rows to this JSON file.")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("models", "onnx_ir", "onnxscript", "bci._decoder", "models.calibration._evaluate"):
         logging.getLogger(name).setLevel(logging.WARNING)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    sys.stdout.write(markdown(run(quick=args.quick, only=args.only)) + "\n")
+    results = run(quick=args.quick, only=args.only)
+    if args.json:
+        import json
+
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    sys.stdout.write(markdown(results) + "\n")
+    sys.stdout.write(pretrained_vs_scratch(results) + "\n")
     return 0
 
 

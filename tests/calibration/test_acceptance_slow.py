@@ -43,3 +43,22 @@ def test_openbci_emg_90_per_file(shared_data: Path) -> None:
     rows = _run(shared_data, "xdf-openbci-emg-gestures")
     assert len(rows) == 4
     assert all(r["trial_accuracy"] >= 0.90 for r in rows), rows
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 7 point 4 not met: subject1 AUC 0.773 (P300) and 0.705 (N170) with the "
+    "exportable pipelines tried (README, 'Calibrate a user')",
+)
+def test_muse_erp_subject1_auc(shared_data: Path) -> None:
+    rows = {r["name"]: r for r in _run(shared_data, "subject1") if r["name"].startswith("muse-")}
+    assert rows["muse-p300/subject1"]["auc"] >= 0.78
+    assert rows["muse-n170/subject1"]["auc"] >= 0.72
+
+
+def test_every_set_reports_pretrained_vs_scratch_within_2_min(shared_data: Path) -> None:
+    rows = _run(shared_data, "muse-")
+    assert {r["name"] for r in rows} >= {"muse-p300/subject1", "muse-n170/subject1"}
+    for r in rows:
+        assert {"linear_probe", "full", "scratch"} <= set(r["strategies"]), r
+        assert r["seconds"] <= 120, r
