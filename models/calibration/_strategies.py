@@ -6,10 +6,11 @@ same architecture freshly initialised: the comparison the issue asks for on ever
 Recipe (the same for every strategy; only the initialisation and the encoder's learning rate
 differ):
 
-- the head is first fitted on features of the frozen encoder, computed once (linear probing,
-  up to :data:`PROBE_EPOCHS` epochs with early stopping: cheap, so it is trained to
-  convergence). For ``linear_probe`` that is all; the previous 4-epoch budget left the probe's
-  head close to its random initialisation.
+- the head is first fitted on features of the frozen encoder, computed once (linear probing):
+  by default (``probe_solver="logistic"``) the convex problem solved to convergence, L2
+  logistic regression with ``C`` chosen on the validation split; ``"adamw"`` runs up to
+  :data:`PROBE_EPOCHS` epochs with early stopping instead. For ``linear_probe`` that is all
+  (the earlier 4-epoch AdamW probe left the head close to its random initialisation).
 - ``readin``, ``full`` and ``scratch`` then train their parameters for ``epochs`` epochs
   (``training`` in the config) from that head: LP-FT (Kumar et al. 2022, "Fine-tuning can
   distort pretrained features"). ``full`` gives the pretrained encoder a 10x smaller learning
