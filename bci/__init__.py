@@ -6,6 +6,7 @@ stays small and fast. Training and stimulus optimization import torch themselves
 
 from __future__ import annotations
 
+from ._decoder import DecoderONNX
 from ._errors import (
     BCIError,
     ConfigError,
@@ -16,7 +17,6 @@ from ._errors import (
     StimulusError,
     StreamError,
 )
-from ._decoder import DecoderONNX
 from ._types import Chunk, Decision, Marker, Recording, Signal, StreamSpec
 
 __version__ = "0.1.0"

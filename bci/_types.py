@@ -115,7 +115,9 @@ class Decision:
     @property
     def latency(self) -> float:
         """Decision latency ``t_published - t_sample`` in seconds (NaN until published)."""
-        return self.stamps.get("t_published", float("nan")) - self.stamps.get("t_sample", float("nan"))
+        return self.stamps.get("t_published", float("nan")) - self.stamps.get(
+            "t_sample", float("nan")
+        )
 
 
 @dataclass

@@ -14,6 +14,7 @@ import ctypes
 import json
 import logging
 import math
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -452,34 +453,39 @@ class SourceLSL:
         logger.log(level, "Stream %r: %s", name, value)
 
     # ---------------------------------------------------------------- pulling
-    def pull(self) -> Chunk | None:
-        """Everything the inlet holds now, or ``None`` when nothing arrived.
+    def pull(self, timeout: float = 0.0) -> Chunk | None:
+        """Everything the inlet holds, or ``None`` when nothing arrived within ``timeout``.
 
-        Never blocks on liblsl (``pull_chunk(timeout=0.0)`` until the inlet is empty).
-        Numeric streams give float32 ``(n_channels, n_times)`` data; string streams an
-        object array of ``str``.
+        With ``timeout=0`` (default) it never blocks on liblsl (``pull_chunk(timeout=0.0)``
+        until the inlet is empty). With ``timeout > 0`` a numeric stream waits in liblsl for
+        its first sample (``pull_sample``: woken by the sample's arrival, no polling, the GIL
+        released), then takes whatever else is buffered; a lost stream is retried after
+        ``timeout`` rather than in a busy loop. Numeric streams give float32
+        ``(n_channels, n_times)`` data; string streams an object array of ``str``.
         """
         spec = self.spec
         now = pylsl.local_clock()
         if self._inlet is None:
             if not self._try_reopen(now):
+                time.sleep(min(timeout, 0.05))
                 return None
         try:
-            data, ts = self._drain()
+            data, ts = self._drain(timeout if self._numeric else 0.0)
         except pylsl.util.LostError:
             self._on_lost(now)
+            time.sleep(min(timeout, 0.05))
             return None
         t_pull = pylsl.local_clock()
         if ts.size == 0:
             if (
                 spec.sfreq > 0
                 and not self._silent
-                and now - self._t_last_data > self.silence_timeout
+                and t_pull - self._t_last_data > self.silence_timeout
             ):
                 self._silent = True
                 self._silent_since_ts = self._last_ts
                 self._event(
-                    now,
+                    t_pull,
                     event="silent",
                     last_sample=self._last_ts,
                     silence_timeout=self.silence_timeout,
@@ -489,10 +495,16 @@ class SourceLSL:
         seq, ts = self._account(ts)
         return Chunk(data=data, timestamps=ts, spec=spec, seq=seq, t_pull=t_pull)
 
-    def _drain(self) -> tuple[np.ndarray, np.ndarray]:
+    def _drain(self, timeout: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         inlet = self._inlet
         parts: list[np.ndarray] = []
         stamps: list[np.ndarray] = []
+        if timeout > 0 and inlet.samples_available() == 0:
+            sample, t = inlet.pull_sample(timeout=timeout)
+            if t is None:
+                return np.empty((self._spec.n_channels, 0), np.float32), np.empty(0)
+            parts.append(np.asarray(sample, dtype=np.float32)[:, None])
+            stamps.append(np.array([t], dtype=np.float64))
         while True:
             if self._numeric:
                 _, ts = inlet.pull_chunk(

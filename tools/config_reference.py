@@ -65,8 +65,12 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, 
 def markdown(schema: str) -> str:
     """The reference table of one schema (``session``, ``calibration``...)."""
     model = schema_for("x.yaml", schema)
-    lines = [f"### `{schema}` ({model.__name__})", "", "| key | type | default | meaning |",
-             "|---|---|---|---|"]
+    lines = [
+        f"### `{schema}` ({model.__name__})",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
     for key, typ, default, desc in rows(model):
         typ = typ.replace("|", "\\|")
         lines.append(f"| `{key}` | {typ} | `{default}` | {desc} |")

@@ -23,7 +23,9 @@ class LogLevel(StrEnum):
     error = "error"
 
 
-LOG_LEVEL_OPTION = typer.Option(LogLevel.info, "--log-level", help="Logging verbosity.", case_sensitive=False)
+LOG_LEVEL_OPTION = typer.Option(
+    LogLevel.info, "--log-level", help="Logging verbosity.", case_sensitive=False
+)
 
 
 def setup_logging(level: str | LogLevel = "info") -> None:

@@ -25,8 +25,23 @@ def collect() -> dict[str, str]:
         "Platform": platform.platform(),
         "CPU": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores",
     }
-    for dist in ("numpy", "scipy", "torch", "onnxruntime", "onnxruntime-gpu", "brainflow", "pylsl",
-                 "mne", "mne-lsl", "psychopy", "pyglet", "aiomqtt", "amqtt", "braindecode", "pyxdf"):
+    for dist in (
+        "numpy",
+        "scipy",
+        "torch",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "brainflow",
+        "pylsl",
+        "mne",
+        "mne-lsl",
+        "psychopy",
+        "pyglet",
+        "aiomqtt",
+        "amqtt",
+        "braindecode",
+        "pyxdf",
+    ):
         info[dist] = _version(dist)
     try:
         import onnxruntime as ort
@@ -53,7 +68,10 @@ def _gpu() -> str:
         try:
             out = subprocess.run(
                 ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-                capture_output=True, text=True, timeout=5, check=False,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
             ).stdout.strip()
             if out:
                 return out.replace("\n", "; ")

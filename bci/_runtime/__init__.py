@@ -15,7 +15,6 @@ from ._filters import (
     notch,
 )
 from ._postprocess import PostProcessor, PostprocessSettings
-from ._queues import LeakyQueue
 from ._stats import STAGES, Budgets, Counters, LatencyStats, stage_durations
 from ._window import RingBuffer, Window, Windower
 
@@ -27,7 +26,6 @@ __all__ = [
     "Engine",
     "EngineSettings",
     "LatencyStats",
-    "LeakyQueue",
     "NonFiniteGuard",
     "PostProcessor",
     "PostprocessSettings",

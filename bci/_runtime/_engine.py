@@ -1,13 +1,17 @@
-"""The asyncio engine: sources -> preprocess -> window -> decoder -> post-process -> outputs.
+"""The engine: sources -> preprocess -> window -> decoder -> post-process -> outputs.
 
-One event loop owns the runtime. Blocking calls go to one single-thread executor per
-resource: each source's ``pull()`` and the onnxruntime ``run``. The decoder's thread also
-post-processes and hands the decision to the LSL outlet, the MQTT outbox and the recorder
-queue (all thread-safe), so no loop wake-up sits between decoding and publishing. The decoder input is a
-leaky queue of one window (latest wins, drops counted); recording is lossless (the
-recorder's writer thread drains its own queue). A window that is already older than the
-decision budget when the decoder is free is dropped and counted as an overrun, so a slow
-decoder never builds a backlog.
+The decoded source has one thread of its own, the hot path: it blocks on the LSL inlet
+until a sample arrives (no polling), then filters, windows, decodes, post-processes and
+hands the decision to the LSL outlets, the MQTT outbox and the recorder queue (all
+thread-safe) without any hand-off to another thread or to the event loop in between.
+The asyncio loop owns the rest: recorded-only sources (markers...), metrics, the stop
+condition. Recording is lossless (the recorder's writer thread drains its own queue).
+
+Overrun policy: while the decoder is busy, samples wait in the inlet. The next pull takes
+them all and the windower cuts one window ending at the newest sample; the hops passed in
+between are counted (``skipped_hops``), never decoded late, so a slow decoder cannot build
+a backlog. A window that is older than the decision budget by the time it is cut (the
+host stalled) is dropped and counted as an overrun.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import logging
 import math
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -31,7 +36,6 @@ from .._errors import BCIError, DecoderError
 from .._types import Chunk, Marker, StreamSpec
 from ._filters import NonFiniteGuard, Preprocessor, PreprocessSettings
 from ._postprocess import PostProcessor, PostprocessSettings
-from ._queues import LeakyQueue
 from ._stats import STAGES, Budgets, Counters, LatencyStats
 from ._window import Window, Windower
 
@@ -48,7 +52,7 @@ class Source(Protocol):
 
     def connect(self) -> Any: ...  # noqa: D102
     def disconnect(self) -> Any: ...  # noqa: D102
-    def pull(self) -> Chunk | None: ...  # noqa: D102
+    def pull(self, timeout: float = 0.0) -> Chunk | None: ...  # noqa: D102
     def events(self) -> list[Marker]: ...  # noqa: D102
 
 
@@ -91,8 +95,9 @@ class EngineSettings:
         Publish the decision and stamps outlets.
     lsl_name : str
         Name of the decision outlet; the stamps outlet is ``<lsl_name>-stamps``.
-    poll_interval : float
-        Seconds between empty pulls of the decoded source (in its executor thread).
+    pull_timeout : float
+        Seconds the hot path blocks on the decoded source's inlet waiting for a sample
+        before it checks whether to stop (a sample wakes it at once).
     aux_poll_interval : float
         Same for recorded-only sources (markers...).
     warmup : int
@@ -121,7 +126,7 @@ class EngineSettings:
     budgets: Budgets = field(default_factory=Budgets)
     lsl_outputs: bool = True
     lsl_name: str = "bci-decisions"
-    poll_interval: float = 0.0005
+    pull_timeout: float = 0.05
     aux_poll_interval: float = 0.01
     warmup: int = 10
     metrics_interval: float = 1.0
@@ -178,7 +183,6 @@ class Engine:
         self.on_metrics = on_metrics
         self.counters = Counters()
         self.stats = LatencyStats(self.settings.budgets)
-        self.queue: LeakyQueue[Window] = LeakyQueue(1)
         self._prepared = False
         self._rates: dict[str, _Rate] = {}
         self._rec_ids: dict[str, int] = {}
@@ -346,23 +350,25 @@ class Engine:
         """
         self.prepare()
         stop = stop or asyncio.Event()
-        srcs = [self.source, *self.aux_sources]
+        loop = asyncio.get_running_loop()
         self._executors = [
-            ThreadPoolExecutor(1, thread_name_prefix=f"pull-{s.spec.name}") for s in srcs
+            ThreadPoolExecutor(1, thread_name_prefix=f"pull-{s.spec.name}")
+            for s in self.aux_sources
         ]
-        self._ort = ThreadPoolExecutor(1, thread_name_prefix="onnxruntime")
+        hot = ThreadPoolExecutor(1, thread_name_prefix="bci-hot-path")
+        self._halt = threading.Event()
         self._t_start = self._last_metrics_t = pylsl.local_clock()
         old_switch = sys.getswitchinterval()
         if self.settings.switch_interval is not None:
             sys.setswitchinterval(self.settings.switch_interval)
+        hot_future = loop.run_in_executor(hot, self._hot_loop)
         tasks = [
             asyncio.create_task(self._pump(i, s), name=f"pump-{s.spec.name}")
-            for i, s in enumerate(srcs)
+            for i, s in enumerate(self.aux_sources)
         ]
-        tasks.append(asyncio.create_task(self._decode_loop(), name="decoder"))
         tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
         stopper = asyncio.create_task(stop.wait(), name="stop")
-        waiters = [*tasks, stopper]
+        waiters = [hot_future, *tasks, stopper]
         self._event("started", model_id=self.model_id, provider=self.decoder.provider)
         error: BaseException | None = None
         try:
@@ -372,14 +378,15 @@ class Engine:
             for t in done:
                 if t is not stopper and not t.cancelled() and t.exception() is not None:
                     error = t.exception()
-                    logger.error(
-                        "task %s failed; stopping the session", t.get_name(), exc_info=error
-                    )
+                    name = "hot path" if t is hot_future else t.get_name()
+                    logger.error("%s failed; stopping the session", name, exc_info=error)
         finally:
+            self._halt.set()
             for t in waiters:
-                t.cancel()
+                if t is not hot_future:
+                    t.cancel()
             await asyncio.gather(*waiters, return_exceptions=True)
-            for ex in [*self._executors, self._ort]:
+            for ex in [*self._executors, hot]:
                 ex.shutdown(wait=True, cancel_futures=True)
             sys.setswitchinterval(old_switch)
             self._publish_metrics(final=True)
@@ -409,37 +416,62 @@ class Engine:
             time.sleep(poll)
 
     async def _pump(self, index: int, source: Source) -> None:
+        """Pull one recorded-only source in its executor thread and record what arrives."""
         loop = asyncio.get_running_loop()
         ex = self._executors[index]
-        decoded = index == 0
-        poll = self.settings.poll_interval if decoded else self.settings.aux_poll_interval
-        name = source.spec.name
-        rate = self._rates.setdefault(name, _Rate())
+        poll = self.settings.aux_poll_interval
         while True:
             chunk = await loop.run_in_executor(ex, self._pull_wait, source, poll, 0.05)
             for ev in source.events():
                 self._source_event(ev)
+            if chunk is not None:
+                self._record(source, chunk)
+
+    def _record(self, source: Source, chunk: Chunk) -> None:
+        name = source.spec.name
+        self._rates.setdefault(name, _Rate()).n += chunk.n_times
+        if self.recorder is not None:
+            data = list(chunk.data[0]) if chunk.spec.dtype == "string" else chunk.data
+            self.recorder.write(self._rec_ids[name], data, chunk.timestamps)
+
+    # ------------------------------------------------------------------ the hot path
+    def _hot_loop(self) -> None:
+        """Pull, preprocess, window, decode and publish in this one thread until halted."""
+        source = self.source
+        wait = self.settings.pull_timeout
+        consecutive_errors = 0
+        while not self._halt.is_set():
+            chunk = source.pull(timeout=wait)
+            for ev in source.events():
+                self._source_event(ev)
             if chunk is None:
                 continue
-            rate.n += chunk.n_times
-            if self.recorder is not None:
-                data = list(chunk.data[0]) if chunk.spec.dtype == "string" else chunk.data
-                self.recorder.write(self._rec_ids[name], data, chunk.timestamps)
-            if decoded:
-                if self.settings.publish_raw and self.publisher is not None:
-                    self.publisher.publish(
-                        "raw",
-                        {
-                            "stream": name,
-                            "seq": chunk.seq,
-                            "ch_names": list(chunk.spec.ch_names),
-                            "timestamps": chunk.timestamps,
-                            "data": chunk.data,
-                        },
-                    )
-                self._on_chunk(chunk)
+            win = self._on_chunk(chunk)
+            if win is not None:
+                try:
+                    self._decode(win)
+                    consecutive_errors = 0
+                except DecoderError:
+                    self.counters.decoder_errors += 1
+                    consecutive_errors += 1
+                    logger.exception("decoder failed on a window (%d in a row)", consecutive_errors)
+                    if consecutive_errors >= 10:
+                        raise
+            self._record(source, chunk)  # after the decision: the recorder is not in the budget
+            if self.settings.publish_raw and self.publisher is not None:
+                self.publisher.publish(
+                    "raw",
+                    {
+                        "stream": chunk.spec.name,
+                        "seq": chunk.seq,
+                        "ch_names": list(chunk.spec.ch_names),
+                        "timestamps": chunk.timestamps,
+                        "data": chunk.data,
+                    },
+                )
 
-    def _on_chunk(self, chunk: Chunk) -> None:
+    def _on_chunk(self, chunk: Chunk) -> Window | None:
+        """Count, clean, filter and window one chunk; the window to decode, if any."""
         c = self.counters
         c.chunks += 1
         c.samples += chunk.n_times
@@ -458,7 +490,7 @@ class Engine:
             self.windower.mark_bad(bad_out)
         win = self.windower(y, ts, chunk.t_pull)
         if win is None:
-            return
+            return None
         c.windows += 1
         c.skipped_hops += win.skipped
         if self.windower.window_is_bad(win):
@@ -466,10 +498,9 @@ class Engine:
             if not self._in_bad_burst:
                 self._in_bad_burst = True
                 self._event("window_skipped", reason="nonfinite samples", t_sample=win.t_last)
-            return
+            return None
         self._in_bad_burst = False
-        if self.queue.put_nowait(win) is not None:
-            c.dropped_queue += 1
+        return win
 
     def _source_event(self, ev: Marker) -> None:
         try:
@@ -479,37 +510,14 @@ class Engine:
         self._event("source", stream=ev.stream, t=ev.timestamp, **fields)
 
     # ------------------------------------------------------------------ decoding
-    def _decode_publish(self, win: Window) -> None:
-        """Decode, post-process and publish one window, all in the decoder's thread.
-
-        Publishing here (LSL push, MQTT enqueue, recorder queue: all thread-safe) keeps the
-        event loop off the critical path between ``t_decoded`` and ``t_published``.
-        """
+    def _decode(self, win: Window) -> None:
+        """Decode, post-process and publish one window (or drop it when already stale)."""
+        if (pylsl.local_clock() - win.t_last) * 1e3 > self.settings.budgets.decision_ms:
+            self.counters.dropped_stale += 1  # the host stalled: never decode a late window
+            self.counters.overruns += 1
+            return
         values = self.decoder(win.data)
         self._publish(win, values, pylsl.local_clock())
-
-    async def _decode_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        c = self.counters
-        budget = self.settings.budgets.decision_ms
-        consecutive_errors = 0
-        while True:
-            win = await self.queue.get()
-            age_ms = (pylsl.local_clock() - win.t_last) * 1e3
-            if age_ms > budget:  # stale: a fresher window is due soon, never decode a backlog
-                c.dropped_stale += 1
-                c.overruns += 1
-                continue
-            try:
-                await loop.run_in_executor(self._ort, self._decode_publish, win)
-            except DecoderError:
-                c.decoder_errors += 1
-                consecutive_errors += 1
-                logger.exception("decoder failed on a window (%d in a row)", consecutive_errors)
-                if consecutive_errors >= 10:
-                    raise
-                continue
-            consecutive_errors = 0
 
     def _publish(self, win: Window, values: np.ndarray, t_decoded: float) -> None:
         c = self.counters
@@ -587,7 +595,7 @@ class Engine:
             "decisions": c.decisions,
             "overruns": c.overruns,
             "dropped_stale": c.dropped_stale,
-            "dropped_queue": c.dropped_queue,
+            "skipped_hops": c.skipped_hops,
             "skipped_nonfinite": c.skipped_nonfinite,
             "nonfinite_samples": c.nonfinite_samples,
             "lost_samples": c.lost_samples,

@@ -107,9 +107,8 @@ class Counters:
     decisions: int = 0
     labels: int = 0
     overruns: int = 0  # decisions over the decision budget + stale windows dropped
-    dropped_stale: int = 0  # windows older than the decision budget when the decoder was free
-    dropped_queue: int = 0  # windows replaced in the leaky decoder queue (latest wins)
-    skipped_hops: int = 0  # hop boundaries passed by one large chunk
+    dropped_stale: int = 0  # windows already older than the decision budget when cut
+    skipped_hops: int = 0  # hop boundaries passed without a window (a late chunk, a busy decoder)
     skipped_nonfinite: int = 0  # windows not decoded because they held NaN/inf
     nonfinite_samples: int = 0
     lost_samples: int = 0

@@ -33,8 +33,8 @@ def status_table(snap: dict) -> Any:
         )
     t.add_row("overruns", str(c["overruns"]))
     t.add_row(
-        "drops (stale / queue / hops)",
-        f"{c['dropped_stale']} / {c['dropped_queue']} / {c['skipped_hops']}",
+        "drops (stale windows / skipped hops)",
+        f"{c['dropped_stale']} / {c['skipped_hops']}",
     )
     t.add_row("lost samples / NaN samples", f"{c['lost_samples']} / {c['nonfinite_samples']}")
     t.add_row("MQTT sent / unsent", f"{c['mqtt_sent']} / {c['mqtt_unsent']}")
@@ -55,7 +55,7 @@ def summary_lines(snap: dict) -> list[str]:
             f"  (budget {snap['budgets_ms'][st]:g} ms, {c['stage_overruns'][st]} over)"
         )
     lines.append(
-        f"  overruns {c['overruns']}, dropped stale {c['dropped_stale']}, dropped queue {c['dropped_queue']}, "
+        f"  overruns {c['overruns']}, dropped stale {c['dropped_stale']}, skipped hops {c['skipped_hops']}, "
         f"skipped NaN windows {c['skipped_nonfinite']}, NaN samples {c['nonfinite_samples']}, "
         f"lost samples {c['lost_samples']}, MQTT sent {c['mqtt_sent']} unsent {c['mqtt_unsent']}"
     )

@@ -15,7 +15,9 @@ class PreprocessConfig(ConfigModel):
     bandpass: tuple[float, float] | None = Field(
         (1.0, 40.0), description="Band-pass edges in Hz (Butterworth, order 4), or null."
     )
-    notch: float | None = Field(50.0, gt=0, description="Line frequency to notch out in Hz, or null.")
+    notch: float | None = Field(
+        50.0, gt=0, description="Line frequency to notch out in Hz, or null."
+    )
     reref: Literal["average"] | list[str] | None = Field(
         None, description="'average', a list of reference channels, or null."
     )
@@ -84,7 +86,9 @@ class MQTTOutputConfig(ConfigModel):
         "embedded", description="'embedded' starts an amqtt broker on loopback."
     )
     host: str = Field("127.0.0.1", description="Broker host (external broker).")
-    port: int = Field(1883, ge=0, le=65535, description="Broker port; 0 picks a free one (embedded).")
+    port: int = Field(
+        1883, ge=0, le=65535, description="Broker port; 0 picks a free one (embedded)."
+    )
     topic_prefix: str = Field("bci", description="Topics are <prefix>/<session>/<kind>.")
     qos: Literal[0, 1, 2] = Field(1, description="QoS of decision messages.")
     username: str | None = Field(None, description="Username, or null.")

@@ -21,8 +21,14 @@ from ._sources import SimulatedSourceConfig, SourceConfig
 class SessionConfig(ConfigModel):
     """A whole session: sources -> preprocess -> window -> decoder -> postprocess -> outputs."""
 
-    name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$", description="Session name (MQTT topics, file names).")
-    duration: float | None = Field(None, gt=0, description="Stop after N seconds; null runs until Ctrl-C.")
+    name: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Session name (MQTT topics, file names).",
+    )
+    duration: float | None = Field(
+        None, gt=0, description="Stop after N seconds; null runs until Ctrl-C."
+    )
     sources: list[SourceConfig] = Field(
         default_factory=lambda: [SimulatedSourceConfig()],
         min_length=1,

@@ -61,9 +61,7 @@ async def test_engine_decides_on_lsl_with_stamps(uid: str, tiny_onnx: Path) -> N
     assert snaps[-1]["latency_ms"]["decision"]["p50"] is not None
     # nothing here may lose a decision silently: every window is decoded, dropped or skipped
     c = counters
-    assert c.windows == c.decisions + c.dropped_stale + c.dropped_queue + c.skipped_nonfinite + (
-        1 if len(engine.queue) else 0
-    )
+    assert c.windows == c.decisions + c.dropped_stale + c.skipped_nonfinite
 
 
 async def test_nan_burst_is_counted_and_skipped(uid: str, tiny_onnx: Path) -> None:
@@ -123,13 +121,14 @@ async def test_slow_decoder_counts_overruns_without_backlog(uid: str, tiny_onnx:
         engine.close()
     lat = engine.stats.values("decision")
     assert counters.decisions >= 5
-    assert counters.overruns >= counters.decisions  # every decision is late, and stale windows too
-    assert counters.dropped_stale + counters.dropped_queue >= 5
+    assert counters.overruns >= counters.decisions  # every decision is late
+    # windows completed while the decoder was busy are never decoded late: the hops passed
+    # are skipped, and a window already older than the budget when cut is dropped
+    assert counters.skipped_hops + counters.dropped_stale >= 5
     # bounded: no decision is older than one decode + one hop + the budget (+ 60 ms slack for a busy host)
     assert lat.max() < (delay + 0.1 + 0.02 + 0.06) * 1e3, lat
     # no backlog: latency does not grow over the session
     assert lat[-3:].mean() < lat[:3].mean() + 50
-    assert len(engine.queue) <= engine.queue.maxsize == 1
 
 
 def test_every_runtime_queue_is_bounded() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 from scipy import signal
@@ -20,7 +18,6 @@ from bci._runtime._filters import (
     notch,
 )
 from bci._runtime._postprocess import PostProcessor, PostprocessSettings
-from bci._runtime._queues import LeakyQueue
 from bci._runtime._stats import Budgets, LatencyStats
 from bci._runtime._window import RingBuffer, Windower
 
@@ -211,17 +208,3 @@ def test_latency_stats_percentiles_and_overruns() -> None:
     p = st.percentiles("decision")
     assert p["p50"] == pytest.approx(2.0) and p["max"] == pytest.approx(7.0)
     assert st.values("decision").size == 50  # bounded
-
-
-async def test_leaky_queue_latest_wins() -> None:
-    q: LeakyQueue[int] = LeakyQueue(1)
-    assert q.put_nowait(1) is None
-    assert q.put_nowait(2) == 1
-    assert q.dropped == 1 and len(q) == 1
-    assert await q.get() == 2
-    with pytest.raises(asyncio.QueueEmpty):
-        q.get_nowait()
-    waiter = asyncio.ensure_future(q.get())
-    await asyncio.sleep(0)
-    q.put_nowait(3)
-    assert await asyncio.wait_for(waiter, 1.0) == 3
