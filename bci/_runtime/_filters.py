@@ -274,6 +274,11 @@ class Preprocessor:
             steps.append(notch(settings.notch, settings.sfreq, n))
         if settings.bandpass is not None:
             steps.append(bandpass(settings.bandpass[0], settings.bandpass[1], settings.sfreq, n))
+        # notch then band-pass as one cascade: one sosfilt call per chunk instead of two
+        # (the same sections in the same order, so the same samples)
+        if len(steps) >= 2 and all(isinstance(st, SOSFilter) for st in steps[-2:]):
+            merged = SOSFilter(np.vstack([steps[-2].sos, steps[-1].sos]), n)
+            steps[-2:] = [merged]
         self.resampler: Resample | None = None
         sfreq = settings.sfreq
         if settings.resample is not None and abs(settings.resample - settings.sfreq) > 1e-9:

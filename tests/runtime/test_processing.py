@@ -14,6 +14,7 @@ from bci._runtime._filters import (
     PreprocessSettings,
     Rereference,
     Resample,
+    SOSFilter,
     bandpass,
     notch,
 )
@@ -208,3 +209,18 @@ def test_latency_stats_percentiles_and_overruns() -> None:
     p = st.percentiles("decision")
     assert p["p50"] == pytest.approx(2.0) and p["max"] == pytest.approx(7.0)
     assert st.values("decision").size == 50  # bounded
+
+
+def test_preprocessor_runs_notch_and_bandpass_as_one_cascade() -> None:
+    """The merged cascade gives the samples of the notch then the band-pass, state included."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 600)) * 20 + 50).astype(np.float32)  # a DC offset too
+    names = tuple(f"c{i}" for i in range(4))
+    pre = Preprocessor(
+        PreprocessSettings(sfreq=250.0, ch_names=names, bandpass=(1.0, 40.0), notch=50.0)
+    )
+    assert sum(isinstance(st, SOSFilter) for st in pre.steps) == 1
+    n, bp = notch(50.0, 250.0, 4), bandpass(1.0, 40.0, 250.0, 4)
+    expected = np.concatenate([bp(n(x[:, i : i + 25])) for i in range(0, 600, 25)], axis=1)
+    got = np.concatenate([pre(x[:, i : i + 25]) for i in range(0, 600, 25)], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
