@@ -2,7 +2,7 @@
 
 :class:`SourceLSL` wraps a ``pylsl.StreamInlet`` with the behaviour a real-time
 runtime needs: clock correction and dejitter done by liblsl, a capped inlet buffer
-drained to "now" with non-blocking pulls into cached buffers, lost-sample counting
+drained to "now" into cached buffers (optionally after waiting for the first sample), lost-sample counting
 from the timestamps, silence detection, reconnection when the stream returns and
 gap events describing all of it. :class:`OutletLSL` and :class:`MarkerOutletLSL`
 publish numeric and string streams with full channel metadata.
@@ -305,8 +305,9 @@ class SourceLSL:
 
     Notes
     -----
-    :meth:`pull` never blocks on liblsl; run it on a dedicated single-thread executor
-    anyway (re-opening a lost stream takes up to a second). Events returned by
+    :meth:`pull` blocks at most ``timeout`` seconds (none by default); call it from a
+    thread of its own (the engine's hot path, or a single-thread executor), since re-opening
+    a lost stream takes up to a second. Events returned by
     :meth:`events` have JSON values: ``{"event": "silent"|"lost"|"reconnected"|"gap",
     ...}``; a ``gap`` carries ``start``/``end`` (LSL clock) and ``lost`` samples.
     """
