@@ -157,3 +157,29 @@ def test_markers_and_list_streams(uid):
         assert specs[f"test-markers-{uid}"].ch_names == ("marker",)
     finally:
         src.disconnect()
+
+
+def test_pull_with_timeout_waits_for_the_first_sample_and_loses_none(counter_spec):
+    """``pull(timeout)`` returns ``None`` after the timeout, and wakes when a sample arrives."""
+    import threading
+
+    outlet = OutletLSL(counter_spec)
+    src = SourceLSL(name=counter_spec.name, timeout=5.0).connect()
+    try:
+        t0 = time.perf_counter()
+        assert src.pull(timeout=0.2) is None
+        assert 0.15 < time.perf_counter() - t0 < 2.0  # it did wait, and not forever
+        block = np.arange(12, dtype=np.float32).reshape(3, 4)  # 3 samples x 4 channels
+        threading.Timer(0.3, outlet.push, args=(block.T.copy(),)).start()
+        t0 = time.perf_counter()
+        got = []
+        while sum(c.n_times for c in got) < 3 and time.perf_counter() - t0 < 5.0:
+            chunk = src.pull(timeout=2.0)
+            if chunk is not None:
+                got.append(chunk)
+        assert time.perf_counter() - t0 < 1.9  # woken by the sample, not by the timeout
+        data = np.concatenate([c.data for c in got], axis=1)
+        np.testing.assert_array_equal(data, block.T)  # the first sample and the rest, in order
+    finally:
+        src.disconnect()
+        del outlet
