@@ -132,7 +132,10 @@ def test_outlet_vanishes_3s_and_returns(counter_spec, recoverable):
         assert first_new <= new[0] < first_new + 2 * 250
         np.testing.assert_array_equal(new, np.arange(new[0], new[0] + new.size))
         last_before = before[-1].data[0, -1]
-        assert gap["lost"] == src.lost_samples == new[0] - last_before - 1
+        assert gap["lost"] == src.lost_samples
+        # the count comes from clock-corrected stamps, and the re-opened inlet has a fresh
+        # clock-offset estimate: on a loaded host it may differ by a few ms (2 samples seen)
+        assert abs(src.lost_samples - (new[0] - last_before - 1)) <= 3
         assert after[0].seq == new[0]  # seq stays on the sample-counter timeline
     finally:
         src.disconnect()
