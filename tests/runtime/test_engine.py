@@ -50,7 +50,10 @@ async def test_engine_decides_on_lsl_with_stamps(uid: str, tiny_onnx: Path) -> N
     # drains what the inlet buffered during prepare)
     expected = (counters.samples - 250) // 25 + 1
     assert expected >= 15
-    assert expected - 2 <= counters.decisions <= expected
+    # every hop is decided, or counted as skipped (a stalled host) or dropped as stale
+    c = counters
+    assert expected - 2 <= c.decisions + c.skipped_hops + c.dropped_stale <= expected
+    assert c.decisions >= expected // 2
     assert len(dec) >= counters.decisions - 2 and len(stamps) == len(dec)
     d = np.array(dec)
     assert d.shape[1] == 6 and np.allclose(d[:, :5].sum(axis=1), 1.0, atol=1e-4)
