@@ -8,7 +8,6 @@ JSON-encoded values. This module imports onnxruntime and numpy only, never torch
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import time
@@ -29,15 +28,13 @@ META_PREFIX = "bci."
 def default_decoder_path() -> Path:
     """Where the shipped default decoder lives: ``models/weights/default.onnx``.
 
-    The ``models`` package is located without importing it (its ``__init__`` may import
-    torch, which never belongs on the decode path).
+    ``models`` is installed beside ``bci`` (one distribution), so the file is found from
+    this package's location, without importing ``models`` (its ``__init__`` may import
+    torch, which never belongs on the decode path) and without ``importlib`` lookups, which
+    a foreign top-level ``models`` on ``sys.path`` (onnxruntime.transformers adds one)
+    would shadow.
     """
-    spec = importlib.util.find_spec("models")
-    if spec is not None and spec.submodule_search_locations:
-        base = Path(next(iter(spec.submodule_search_locations)))
-    else:  # a source checkout without the package installed
-        base = Path(__file__).resolve().parents[1] / "models"
-    return base / "weights" / "default.onnx"
+    return Path(__file__).resolve().parents[1] / "models" / "weights" / "default.onnx"
 
 
 def resolve_decoder_path(path: str | Path) -> Path:

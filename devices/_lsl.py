@@ -237,7 +237,7 @@ class Dejitter:
         """Forget the fit (after a reconnect)."""
         self._k0 = 0.0  # reference sample index of the sums
         self._t0 = math.nan  # reference time of the sums
-        self._s = np.zeros(5)  # sum w, w x, w x^2, w y, w x y
+        self._s = (0.0, 0.0, 0.0, 0.0, 0.0)  # sum w, w x, w x^2, w y, w x y
         self._n = 0
 
     def __call__(self, k: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -256,16 +256,21 @@ class Dejitter:
         sx, sy = sx - d * s0, sy - e * s0
         self._k0, self._t0 = kr, tr
         # decay, then add the chunk with weights lam^(age)
-        x = k.astype(np.float64) - kr
-        y = t - tr
-        w = self.lam ** (-x)  # x <= 0: the newest sample has weight 1
         decay = self.lam**m
-        s0 = s0 * decay + w.sum()
-        sx = sx * decay + w @ x
-        sxx = sxx * decay + w @ (x * x)
-        sy = sy * decay + w @ y
-        sxy = sxy * decay + w @ (x * y)
-        self._s[:] = (s0, sx, sxx, sy, sxy)
+        if m == 1:  # one sample, as most live pulls: weight 1 at x = y = 0
+            s0, sx, sxx, sy, sxy = (v * decay for v in (s0, sx, sxx, sy, sxy))
+            s0 += 1.0
+            x = None
+        else:
+            x = k.astype(np.float64) - kr
+            y = t - tr
+            w = self.lam ** (-x)  # x <= 0: the newest sample has weight 1
+            s0 = s0 * decay + w.sum()
+            sx = sx * decay + w @ x
+            sxx = sxx * decay + w @ (x * x)
+            sy = sy * decay + w @ y
+            sxy = sxy * decay + w @ (x * y)
+        self._s = (s0, sx, sxx, sy, sxy)
         self._n += m
         period = 1.0 / self.sfreq
         den = s0 * sxx - sx * sx
@@ -275,6 +280,8 @@ class Dejitter:
             if abs(est - period) < 0.05 * period:  # a sane effective rate
                 slope = est
         icept = (sy - slope * sx) / s0
+        if x is None:
+            return np.array([tr + icept])
         return tr + icept + slope * x
 
 
@@ -549,19 +556,12 @@ class SourceLSL:
             self._last_ts = float(ts[-1])
             return seq, ts
         period = 1.0 / spec.sfreq
-        steps = np.diff(ts, prepend=self._last_ts)  # raw steps; NaN before the first sample
-        idx = np.flatnonzero(steps > period + max(0.5 * period, self.gap_tolerance))
-        lost = np.zeros(ts.size, dtype=np.int64)
-        for i in idx:
-            n_lost = max(0, round(steps[i] * spec.sfreq) - 1)
-            if n_lost == 0:
-                continue
-            lost[i] = n_lost
-            start = self._last_raw if i == 0 else ts[i - 1]
-            self._event(start, event="gap", start=float(start), end=float(ts[i]), lost=int(n_lost))
-        k = self._seq + np.arange(ts.size) + np.cumsum(lost)
-        total = int(lost.sum())
-        self.lost_samples += total
+        limit = period + max(0.5 * period, self.gap_tolerance)
+        # the common case, no gap, costs two comparisons (NaN before the first sample)
+        if ts[0] - self._last_ts > limit or (ts.size > 1 and np.max(np.diff(ts)) > limit):
+            k = self._count_gaps(ts, limit)
+        else:
+            k = np.arange(self._seq, self._seq + ts.size)
         self._seq = int(k[-1]) + 1
         self._last_ts = float(ts[-1])
         self._last_raw = float(ts[-1])
@@ -570,6 +570,20 @@ class SourceLSL:
                 self._dejitter.reset()
             ts = self._dejitter(k, ts)
         return int(k[0]), ts
+
+    def _count_gaps(self, ts: np.ndarray, limit: float) -> np.ndarray:
+        """Sample indices of a chunk with gaps; counts the lost samples, one event per gap."""
+        steps = np.diff(ts, prepend=self._last_ts)  # raw steps; NaN before the first sample
+        lost = np.zeros(ts.size, dtype=np.int64)
+        for i in np.flatnonzero(steps > limit):
+            n_lost = max(0, round(steps[i] * self._spec.sfreq) - 1)
+            if n_lost == 0:
+                continue
+            lost[i] = n_lost
+            start = self._last_raw if i == 0 else ts[i - 1]
+            self._event(start, event="gap", start=float(start), end=float(ts[i]), lost=int(n_lost))
+        self.lost_samples += int(lost.sum())
+        return self._seq + np.arange(ts.size) + np.cumsum(lost)
 
     # ---------------------------------------------------------------- recovery
     def _on_lost(self, now: float) -> None:

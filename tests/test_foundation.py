@@ -31,16 +31,37 @@ def test_error_hierarchy():
 def test_help_lists_every_subcommand():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for name in ("run", "stream", "record", "replay", "calibrate", "pretrain", "export",
-                 "bench", "validate", "devices", "sys-info"):
+    for name in (
+        "run",
+        "stream",
+        "record",
+        "replay",
+        "calibrate",
+        "pretrain",
+        "export",
+        "bench",
+        "validate",
+        "devices",
+        "sys-info",
+    ):
         assert name in result.output
 
 
 def test_sys_info_prints_versions():
     result = runner.invoke(app, ["sys-info"])
     assert result.exit_code == 0, result.output
-    for key in ("Python", "numpy", "torch", "onnxruntime providers", "CPUExecutionProvider",
-                "brainflow", "liblsl", "psychopy", "GPU", "Display"):
+    for key in (
+        "Python",
+        "numpy",
+        "torch",
+        "onnxruntime providers",
+        "CPUExecutionProvider",
+        "brainflow",
+        "liblsl",
+        "psychopy",
+        "GPU",
+        "Display",
+    ):
         assert key in result.output
 
 
@@ -55,9 +76,9 @@ def test_validate_reports_every_bad_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: demo\n"
-        "window:\n  length: 1.0\n  hopp: 0.1\n"          # unknown key
-        "decoder:\n  threads: many\n"                    # wrong type
-        "sources:\n  - kind: replay\n    speed: 2\n"     # missing required key (path)
+        "window:\n  length: 1.0\n  hopp: 0.1\n"  # unknown key
+        "decoder:\n  threads: many\n"  # wrong type
+        "sources:\n  - kind: replay\n    speed: 2\n"  # missing required key (path)
     )
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 2

@@ -34,12 +34,23 @@ class SOSFilter:
     -----
     The first chunk initialises the state to the steady state for its first sample
     (``sosfilt_zi``), so a DC offset does not ring through the band-pass.
+
+    Chunks longer than :attr:`small_chunk` samples go through ``scipy.signal.sosfilt``.
+    Shorter ones (a live inlet mostly delivers 1-4 samples) take the same cascade written as
+    one state-space step per sample, ``y = s c + d x``, ``s <- s A^T + x b``, acting on
+    ``sosfilt``'s own direct-form-II-transposed state. That is a few small matrix products
+    instead of ``sosfilt``'s fixed call cost, and both paths share the state, so any mix of
+    chunk sizes gives the samples of filtering the signal in one piece.
     """
+
+    #: Longest chunk filtered by the per-sample state-space step.
+    small_chunk = 4
 
     def __init__(self, sos: np.ndarray, n_channels: int):
         self.sos = np.asarray(sos, dtype=np.float64)
         self.n_channels = int(n_channels)
         self._zi_unit = signal.sosfilt_zi(self.sos)  # (n_sections, 2)
+        self._ss = _state_space(self.sos)
         self._zi: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -48,15 +59,57 @@ class SOSFilter:
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         """Filter one chunk ``(n_channels, n_times)``; returns a new float64 array."""
-        if data.shape[1] == 0:
+        n = data.shape[1]
+        if n == 0:
             return np.asarray(data, dtype=np.float64)
         if self._zi is None:
             # (n_sections, n_channels, 2), scaled by each channel's first sample
             self._zi = (
                 self._zi_unit[:, None, :] * np.asarray(data[:, 0], dtype=np.float64)[None, :, None]
             )
-        out, self._zi = signal.sosfilt(self.sos, data, axis=-1, zi=self._zi)
+        if n > self.small_chunk:
+            out, self._zi = signal.sosfilt(self.sos, data, axis=-1, zi=self._zi)
+            return out
+        a_t, b, c, d = self._ss
+        state = self._zi.transpose(1, 0, 2).reshape(self.n_channels, -1)  # (n_ch, 2 n_sections)
+        x = np.asarray(data, dtype=np.float64)
+        out = np.empty((self.n_channels, n))
+        for j in range(n):
+            xj = x[:, j]
+            out[:, j] = state @ c + d * xj
+            state = state @ a_t + np.multiply.outer(xj, b)
+        self._zi = state.reshape(self.n_channels, -1, 2).transpose(1, 0, 2)
         return out
+
+
+def _state_space(sos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One sample of ``sosfilt`` as ``y = s c + d x``, ``s' = s A^T + x b`` on its own state.
+
+    ``s`` is the direct-form-II-transposed state of every section, flattened section-major
+    (``zi.transpose(1, 0, 2).reshape(n_channels, -1)`` for ``sosfilt``'s ``zi``). The step
+    is linear in ``(s, x)``, so running it on unit inputs gives the matrices exactly.
+    """
+    n_sec = sos.shape[0]
+    b_coef = sos[:, :3] / sos[:, 3:4]
+    a_coef = sos[:, 3:] / sos[:, 3:4]
+
+    def step(s: np.ndarray, x: float) -> tuple[np.ndarray, float]:
+        s = s.reshape(n_sec, 2)
+        nxt = np.empty_like(s)
+        for k in range(n_sec):  # direct form II transposed, as scipy's sosfilt
+            y = b_coef[k, 0] * x + s[k, 0]
+            nxt[k, 0] = b_coef[k, 1] * x - a_coef[k, 1] * y + s[k, 1]
+            nxt[k, 1] = b_coef[k, 2] * x - a_coef[k, 2] * y
+            x = y
+        return nxt.ravel(), x
+
+    dim = 2 * n_sec
+    a = np.empty((dim, dim))
+    c = np.empty(dim)
+    for i in range(dim):
+        a[:, i], c[i] = step(np.eye(dim)[i], 0.0)
+    b, d = step(np.zeros(dim), 1.0)
+    return np.ascontiguousarray(a.T), b, c, float(d)
 
 
 def bandpass(low: float, high: float, sfreq: float, n_channels: int, order: int = 4) -> SOSFilter:

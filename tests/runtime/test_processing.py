@@ -224,3 +224,18 @@ def test_preprocessor_runs_notch_and_bandpass_as_one_cascade() -> None:
     expected = np.concatenate([bp(n(x[:, i : i + 25])) for i in range(0, 600, 25)], axis=1)
     got = np.concatenate([pre(x[:, i : i + 25]) for i in range(0, 600, 25)], axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, SOSFilter.small_chunk + 1])
+def test_small_chunks_take_the_state_space_step_and_match_sosfilt(chunk: int) -> None:
+    """Live pulls of 1-4 samples use the per-sample step; it shares sosfilt's state exactly."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 2000)) * 20 + 30
+    sos = np.vstack(
+        [signal.tf2sos(*signal.iirnotch(50.0, 30.0, fs=FS)), bandpass(1.0, 40.0, FS, 1).sos]
+    )
+    zi = signal.sosfilt_zi(sos)[:, None, :] * x[None, :, 0, None]
+    expected, _ = signal.sosfilt(sos, x, axis=-1, zi=zi)
+    f = SOSFilter(sos, 16)
+    got = np.concatenate([f(x[:, i : i + chunk]) for i in range(0, x.shape[1], chunk)], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)

@@ -12,6 +12,7 @@ from streams_helpers import CounterPump, wait_until
 
 from bci import StreamError, StreamSpec
 from devices import MarkerOutletLSL, OutletLSL, SourceLSL, list_streams
+from devices._lsl import Dejitter
 
 
 def _collect(src, pump=None, n=None, timeout=5.0):
@@ -186,3 +187,32 @@ def test_pull_with_timeout_waits_for_the_first_sample_and_loses_none(counter_spe
     finally:
         src.disconnect()
         del outlet
+
+
+def test_dejitter_fits_the_sample_clock_whatever_the_chunk_sizes():
+    """One-sample pulls (their own fast path) and mixed chunks give the same fit.
+
+    The sums are exponentially weighted by age, so they do not depend on how the samples
+    were chunked; each chunk's newest sample is where its estimate is read.
+    """
+    sfreq, n = 250.0, 3000
+    rng = np.random.default_rng(4)
+    k = np.arange(n)
+    true = 100.0 + k / (sfreq * (1 + 2e-5))  # the device clock runs 20 ppm fast
+    raw = true + rng.uniform(0, 3e-3, n)  # transport jitter, always late
+    one = Dejitter(sfreq)
+    by_sample = np.concatenate([one(k[i : i + 1], raw[i : i + 1]) for i in range(n)])
+    mixed = Dejitter(sfreq)
+    sizes = rng.integers(1, 12, n)
+    ends, parts, i = [], [], 0
+    while i < n:
+        j = min(n, i + int(sizes[i]))
+        parts.append(mixed(k[i:j], raw[i:j]))
+        ends.append(j - 1)
+        i = j
+    chunked = np.concatenate(parts)
+    np.testing.assert_allclose(chunked[ends], by_sample[ends], rtol=0, atol=1e-9)
+    # after the fit settles the jitter is gone: residuals around the true line are flat
+    resid = by_sample[1000:] - true[1000:]
+    assert np.std(resid) < 0.1 * np.std(raw[1000:] - true[1000:])
+    assert np.std(np.diff(by_sample[1000:])) < 1e-5
