@@ -18,8 +18,11 @@ import asyncio
 import json
 import logging
 import math
+import select
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -144,7 +147,12 @@ class ClientMQTT:
 
     # ------------------------------------------------------------------ API
     def publish(
-        self, kind: str, payload: dict, qos: int | None = None, retain: bool = False
+        self,
+        kind: str,
+        payload: dict,
+        qos: int | None = None,
+        retain: bool = False,
+        wake: bool = True,
     ) -> bool:
         """Queue a message; never blocks. Safe to call from any thread.
 
@@ -158,6 +166,10 @@ class ClientMQTT:
             Defaults: decisions ``settings.qos``, events/status 1, metrics 0.
         retain : bool
             Retain on the broker (status messages always are).
+        wake : bool
+            Wake the sending task now. The hot path passes ``False`` and calls :meth:`wake`
+            once its decision is out on LSL and stamped, so that sending (Python work on the
+            event loop's thread) does not compete with it for the GIL.
 
         Returns
         -------
@@ -178,12 +190,17 @@ class ClientMQTT:
         self._outbox.append(
             (self.topic(kind), encode(payload), int(qos), retain or kind == "status")
         )
+        if wake:
+            self.wake()
+        return not full
+
+    def wake(self) -> None:
+        """Let the sending task drain the outbox now (safe from any thread)."""
         if self._wake is not None and not self._wake.is_set():
             if threading.get_ident() == self._loop_thread:
                 self._wake.set()
-            else:  # called from a worker thread (the decoder's): wake the loop safely
+            else:  # called from a worker thread (the hot path's): wake the loop safely
                 self._loop.call_soon_threadsafe(self._wake.set)
-        return not full
 
     @property
     def pending(self) -> int:
@@ -347,8 +364,43 @@ def is_listening(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
+def _serve_broker(host: str, port: int) -> int:
+    """Body of the broker process: serve amqtt on ``host:port`` until stdin closes.
+
+    Prints ``ready`` on stdout once listening. The parent holds the other end of stdin, so
+    the broker also stops when the session's process dies without stopping it.
+    """
+    from amqtt.broker import Broker
+
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+
+    async def serve() -> int:
+        broker = Broker(config)
+        try:
+            await broker.start()
+        except Exception as exc:  # noqa: BLE001 - reported to the parent on stderr
+            sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+            return 1
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        await asyncio.to_thread(sys.stdin.buffer.read)  # returns at EOF
+        await broker.shutdown()
+        return 0
+
+    return asyncio.run(serve())
+
+
 class EmbeddedBroker:
-    """An amqtt broker on loopback, in its own thread and event loop (the default broker).
+    """An amqtt broker on loopback, in its own process (the default broker).
+
+    amqtt routes every message in Python. In a thread of the session's process that work
+    would compete with the hot path for the GIL at every decision; in a child process
+    (``python -m bci._mqtt HOST PORT``) it talks to the runtime over TCP only, like an
+    external broker. The child is not in the terminal's process group, so Ctrl-C stops the
+    session first and the session then stops the broker, after the last messages are out.
 
     Parameters
     ----------
@@ -361,74 +413,64 @@ class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 1883):
         self.host = host
         self.port = int(port)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._broker: Any = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
-        """Start the broker and wait until it listens.
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        """Start the broker process and wait until it listens.
 
         Raises
         ------
         BCIError
             When the port is taken or amqtt fails, naming the address.
         """
-        if self._thread is not None:
+        if self._proc is not None:
             return self
         if self.port == 0:
             with socket.socket() as s:
                 s.bind((self.host, 0))
                 self.port = int(s.getsockname()[1])
-        self._thread = threading.Thread(target=self._main, name="amqtt-broker", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bci._mqtt", self.host, str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._proc = proc
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else b""
+        if line.strip() != b"ready":
+            self._proc = None
+            if proc.poll() is None:
+                proc.terminate()
+            _, err = proc.communicate(timeout=5.0)
+            why = err.decode(errors="replace").strip().splitlines()
+            reason = why[-1] if why else f"no answer in {timeout:g} s"
             raise BCIError(
-                f"embedded MQTT broker did not start on {self.host}:{self.port} in {timeout} s"
-            )
-        if self._error is not None:
-            self._thread = None
-            raise BCIError(
-                f"embedded MQTT broker cannot listen on {self.host}:{self.port} ({self._error}); "
+                f"embedded MQTT broker cannot listen on {self.host}:{self.port} ({reason}); "
                 "set outputs.mqtt.port to a free port or 0"
-            ) from self._error
-        logger.info("embedded MQTT broker (amqtt) on %s:%d", self.host, self.port)
+            )
+        logger.info(
+            "embedded MQTT broker (amqtt) on %s:%d, process %d", self.host, self.port, proc.pid
+        )
         return self
-
-    def _main(self) -> None:
-        from amqtt.broker import Broker
-
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
-        }
-
-        async def boot() -> None:
-            self._broker = Broker(config)
-            await self._broker.start()
-
-        try:
-            loop.run_until_complete(boot())
-        except Exception as exc:  # noqa: BLE001 - reported to start() and raised there
-            self._error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self._broker.shutdown())
-        loop.close()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Shut the broker down (idempotent)."""
-        if self._thread is None or self._loop is None:
+        proc, self._proc = self._proc, None
+        if proc is None:
             return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
-        self._thread = None
+        try:
+            proc.stdin.close()  # EOF: the broker shuts down
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("embedded MQTT broker did not stop in %g s; terminating it", timeout)
+            proc.terminate()
+            proc.wait(timeout)
+        finally:
+            proc.stdout.close()
+            proc.stderr.close()
+
+
+if __name__ == "__main__":
+    sys.exit(_serve_broker(sys.argv[1], int(sys.argv[2])))

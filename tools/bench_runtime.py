@@ -3,6 +3,8 @@
 Scenarios (contract 9: ``run(quick) -> list[dict]``, ``markdown(results) -> str``):
 
 - ``a``: 16 ch @ 250 Hz, 1 s windows, 10 decisions/s, the default decoder;
+- ``a0``: the same stream with a near-free decoder (log-variance + LDA, microseconds), so the
+  latency left is the pipeline's own: what a faster model could at best bring either side to;
 - ``b``: 64 ch @ 1 kHz, same windowing, a generated ONNX decoder of that shape;
 - ``c``: 256 ch @ 2 kHz, throughput.
 
@@ -45,6 +47,11 @@ logger = logging.getLogger("bench_runtime")
 SCENARIOS = {
     "a": {
         "name": "a: 16 ch @ 250 Hz, 1 s windows, 10 decisions/s",
+        "n_channels": 16,
+        "sfreq": 250.0,
+    },
+    "a0": {
+        "name": "a0: as a, near-free decoder (pipeline overhead)",
         "n_channels": 16,
         "sfreq": 250.0,
     },
@@ -285,7 +292,7 @@ def run(
     duration : float | None
         Seconds per pipeline and scenario (300 for the 5-minute acceptance run of ``a``).
     only : list of str | None
-        Scenario keys (``a``, ``b``, ``c``).
+        Scenario keys (``a``, ``a0``, ``b``, ``c``).
     """
     from bci._decoder import default_decoder_path
 
@@ -402,7 +409,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--duration", type=float, default=None)
-    ap.add_argument("--only", default=None, help="comma-separated scenario keys: a,b,c")
+    ap.add_argument("--only", default=None, help="comma-separated scenario keys: a,a0,b,c")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -68,11 +68,17 @@ class Decoder(Protocol):
 
 
 class Publisher(Protocol):
-    """What the engine needs from the MQTT client: a non-blocking publish."""
+    """What the engine needs from the MQTT client: a non-blocking publish, and a wake-up."""
 
-    def publish(
-        self, kind: str, payload: dict, qos: int | None = None, retain: bool = False
-    ) -> bool: ...  # noqa: D102
+    def publish(  # noqa: D102
+        self,
+        kind: str,
+        payload: dict,
+        qos: int | None = None,
+        retain: bool = False,
+        wake: bool = True,
+    ) -> bool: ...
+    def wake(self) -> None: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -543,7 +549,7 @@ class Engine:
                 "t_pull": win.t_pull,
                 "t_decoded": t_decoded,
             }
-            self.publisher.publish("decision", payload)
+            self.publisher.publish("decision", payload, wake=False)  # handed over; sent below
         t_published = pylsl.local_clock()
         stamps = {
             "t_sample": win.t_last,
@@ -570,6 +576,8 @@ class Engine:
                 np.array([win.t_last]),
             )
         self.last_decision = {"seq": seq, "label": label, "values": smoothed, "stamps": stamps}
+        if self.publisher is not None:
+            self.publisher.wake()  # the decision is out and stamped: now MQTT may send it
 
     # ------------------------------------------------------------------ events, metrics
     def _event(self, kind: str, **fields: Any) -> None:

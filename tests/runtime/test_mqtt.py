@@ -182,3 +182,34 @@ def test_embedded_default_defers_to_a_broker_already_listening(mosquitto) -> Non
     assert not is_listening("127.0.0.1", free_port())
     with pytest.raises(BCIError, match="cannot listen"):
         EmbeddedBroker("127.0.0.1", mosquitto.port).start()
+
+
+def test_embedded_broker_runs_in_its_own_process_and_dies_with_its_session(tmp_path: Path) -> None:
+    """The broker is a child process (no GIL shared with the hot path) that never outlives
+    the session's process, even one killed without a chance to stop it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bci._mqtt import is_listening
+
+    script = tmp_path / "session.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from bci._mqtt import EmbeddedBroker\n"
+        "b = EmbeddedBroker(port=0).start()\n"
+        "print(b.port, b._proc.pid, os.getpid(), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    port, broker_pid, session_pid = map(int, proc.stdout.readline().split())
+    assert broker_pid != session_pid
+    assert is_listening("127.0.0.1", port)
+    os.kill(session_pid, signal.SIGKILL)  # no stop(), no atexit
+    proc.wait(10)
+    deadline = time.monotonic() + 15
+    while is_listening("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not is_listening("127.0.0.1", port)
