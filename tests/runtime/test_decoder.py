@@ -31,10 +31,18 @@ def test_decoder_runs_and_matches_onnxruntime(tiny_onnx: Path) -> None:
         ["y"], {"x": x[None]}
     )[0][0]
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
-    # the input buffer is reused, never reallocated
+    # the input buffer is reused, never reallocated; the output is bound once (IOBinding)
+    # and each call returns its own values, not a view a later call overwrites
     buf = dec._x
-    dec(x * 2)
-    assert dec._x is buf
+    x2 = np.random.default_rng(1).standard_normal((16, 250)).astype(np.float32) * 20
+    y2 = dec(x2)
+    assert dec._x is buf and dec._binding is not None
+    ref2 = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"]).run(
+        ["y"], {"x": x2[None]}
+    )[0][0]
+    np.testing.assert_allclose(y2, ref2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)  # y was not overwritten
+    assert not np.allclose(y, y2)
     assert dec.warmup(3) > 0
 
 
