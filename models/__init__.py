@@ -18,7 +18,7 @@ Main entry points
 from __future__ import annotations
 
 from ._channels import VOCAB, channel_indices, normalize_name
-from ._classifier import STRATEGIES, EncoderClassifier, build_classifier
+from ._classifier import POOLINGS, STRATEGIES, EncoderClassifier, build_classifier
 from ._data import Segment, load_segments, resample
 from ._encoder import (
     MODEL_SFREQ,
@@ -51,6 +51,7 @@ __all__ = [
     "MODEL_SFREQ",
     "NORMALIZATION",
     "PARITY_TOL",
+    "POOLINGS",
     "REGISTRY",
     "STRATEGIES",
     "VOCAB",

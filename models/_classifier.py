@@ -4,6 +4,11 @@ A classifier is ``WindowNorm -> ReadIn -> FoundationEncoder -> mean-pool -> head
 softmax``; its input is what the runtime hands the decoder (microvolts,
 ``(batch, n_channels, n_times)`` at ``sfreq``) and its output class probabilities, so it
 exports directly to the decoder ONNX contract (:func:`models.export_onnx`).
+
+Head features (:data:`POOLINGS`): ``"last"`` mean-pools the last layer's tokens;
+``"layers"`` concatenates the mean-pooled tokens of every transformer block (multi-layer
+probing) and each channel's log amplitude, the scale that :class:`WindowNorm` divides out.
+Both are computed in the graph, so both export to ONNX.
 """
 
 from __future__ import annotations
@@ -32,6 +37,31 @@ logger = logging.getLogger(__name__)
 
 #: Fine-tuning strategies accepted by :func:`build_classifier` and :func:`models.fit`.
 STRATEGIES = ("linear_probe", "readin", "full", "scratch")
+#: Head features accepted by :func:`build_classifier` (see the module notes).
+POOLINGS = ("last", "layers")
+
+
+class FeatureNorm(nn.Module):
+    """Layer norm of each layer's pooled tokens; the channel log amplitudes pass unchanged.
+
+    Parameters
+    ----------
+    dim : int
+        Token width.
+    n_layers : int
+        Number of pooled layers, concatenated first in the feature vector.
+    """
+
+    def __init__(self, dim: int, n_layers: int):
+        super().__init__()
+        self.dim = dim
+        self.norms = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Normalise features ``(batch, n_layers * dim + n_channels)``."""
+        d = self.dim
+        parts = [norm(z[:, i * d : (i + 1) * d]) for i, norm in enumerate(self.norms)]
+        return torch.cat([*parts, z[:, len(self.norms) * d :]], dim=-1)
 
 
 class EncoderClassifier(nn.Module):
@@ -53,6 +83,9 @@ class EncoderClassifier(nn.Module):
         One of :data:`STRATEGIES`; decides which parameters :func:`models.fit` trains.
     classes : sequence of str | None
         Class names (``bci.classes``); default ``"0".."n_classes-1"``.
+    pooling : {"last", "layers"}
+        Head features (:data:`POOLINGS`): the last layer's pooled tokens, or every block's
+        plus the channels' log amplitudes.
     """
 
     def __init__(
@@ -64,8 +97,11 @@ class EncoderClassifier(nn.Module):
         n_classes: int,
         strategy: str = "full",
         classes: Sequence[str] | None = None,
+        pooling: str = "last",
     ):
         super().__init__()
+        _check_pooling(pooling)
+        self.pooling = pooling
         self.ch_names = list(ch_names)
         self.sfreq = float(sfreq)
         self.n_times = int(n_times)
@@ -81,14 +117,23 @@ class EncoderClassifier(nn.Module):
         )
         self.pad = pad_to_patch(self.n_times, encoder.config.patch)
         dim = encoder.config.dim
-        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Dropout(0.1), nn.Linear(dim, n_classes))
+        if pooling == "last":
+            norm, n_feat = nn.LayerNorm(dim), dim
+        else:
+            depth = encoder.config.depth
+            norm, n_feat = FeatureNorm(dim, depth), depth * dim + len(self.ch_names)
+        self.head = nn.Sequential(norm, nn.Dropout(0.1), nn.Linear(n_feat, n_classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled encoder features ``(batch, dim)`` of raw windows ``x``."""
-        x = self.readin(self.norm(x))
+        """Head features of raw windows ``x``: ``(batch, dim)``, or with ``pooling="layers"``
+        ``(batch, depth * dim + n_channels)`` (every block's pooled tokens, log amplitudes)."""
+        z = self.readin(self.norm(x))
         if self.pad:
-            x = F.pad(x, (self.pad, 0))
-        return self.encoder(x, self.ch_idx).mean(dim=(1, 2))
+            z = F.pad(z, (self.pad, 0))
+        if self.pooling == "last":
+            return self.encoder(z, self.ch_idx).mean(dim=(1, 2))
+        pooled = [tok.mean(dim=1) for tok in self.encoder.forward_layers(z, self.ch_idx)]
+        return torch.cat([*pooled, self.norm.log_scale(x)], dim=-1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Un-normalised class scores ``(batch, n_classes)``."""
@@ -115,6 +160,14 @@ class EncoderClassifier(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
 
+def _check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ConfigError(
+            f"unknown head pooling {pooling!r}; use one of {', '.join(POOLINGS)}",
+            [("pooling", pooling, " | ".join(POOLINGS))],
+        )
+
+
 def _check_strategy(strategy: str) -> None:
     if strategy not in STRATEGIES:
         raise ConfigError(
@@ -133,6 +186,7 @@ def build_classifier(
     *,
     classes: Sequence[str] | None = None,
     config: EncoderConfig | None = None,
+    pooling: str = "last",
 ) -> EncoderClassifier:
     """Build a classifier for one device/task on top of the foundation encoder.
 
@@ -159,6 +213,10 @@ def build_classifier(
         Class names, stored in the export's ``bci.classes``.
     config : EncoderConfig | None
         Encoder size for ``scratch`` (default: the shipped model's size).
+    pooling : {"last", "layers"}
+        Head features: ``"last"`` mean-pools the last layer; ``"layers"`` concatenates every
+        block's pooled tokens and each channel's log amplitude (multi-layer probing; what
+        calibration uses).
 
     Returns
     -------
@@ -166,6 +224,7 @@ def build_classifier(
         Outputs class probabilities; :func:`models.fit` trains it.
     """
     _check_strategy(strategy)
+    _check_pooling(pooling)
     if n_classes < 2:
         raise ConfigError(f"n_classes must be >= 2, got {n_classes}")
     if classes is not None and len(classes) != n_classes:
@@ -192,6 +251,8 @@ def build_classifier(
     max_t = encoder.config.max_patches * encoder.config.patch
     if n_times > max_t:
         raise ConfigError(f"n_times={n_times} is longer than the encoder's {max_t} samples")
-    model = EncoderClassifier(encoder, ch_names, sfreq, n_times, n_classes, strategy, classes)
+    model = EncoderClassifier(
+        encoder, ch_names, sfreq, n_times, n_classes, strategy, classes, pooling
+    )
     model.trainable_parameters(strategy)
     return model

@@ -89,6 +89,15 @@ class WindowNorm(nn.Module):
         x = x / torch.sqrt(var + self.floor)
         return torch.clamp(x, -self.clip, self.clip)
 
+    def log_scale(self, x: torch.Tensor) -> torch.Tensor:
+        """Log of the scale :meth:`forward` divides out, ``(batch, n_channels)``.
+
+        ``0.5 * log(var + floor)`` per window and channel: the channel amplitude that
+        normalisation removes (motor-imagery ERD and EMG activity live there).
+        """
+        x = x - x.mean(dim=-1, keepdim=True)
+        return 0.5 * torch.log((x * x).mean(dim=-1) + self.floor)
+
 
 class _Block(nn.Module):
     """Pre-norm transformer block written with ``scaled_dot_product_attention`` (ONNX friendly)."""
@@ -182,6 +191,32 @@ class FoundationEncoder(nn.Module):
         """Encode normalised windows into tokens (see the class notes)."""
         b, n_ch, n_t = x.shape
         p = self.config.patch
+        tok = self._embed(x, ch_idx, mask)
+        for blk in self.blocks:
+            tok = blk(tok)
+        return self.norm(tok).reshape(b, n_ch, n_t // p, -1)
+
+    def forward_layers(self, x: torch.Tensor, ch_idx: torch.Tensor) -> list[torch.Tensor]:
+        """Tokens after every transformer block, each ``(batch, n_channels * n_patches, dim)``.
+
+        The last entry has the final layer norm applied (it equals :meth:`forward`'s output,
+        flattened); the others are the residual stream between blocks. Used for multi-layer
+        probing (:class:`models.EncoderClassifier` with ``pooling="layers"``).
+        """
+        tok = self._embed(x, ch_idx, None)
+        out = []
+        for blk in self.blocks:
+            tok = blk(tok)
+            out.append(tok)
+        out[-1] = self.norm(tok)
+        return out
+
+    def _embed(
+        self, x: torch.Tensor, ch_idx: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Patch, channel and time embeddings: tokens ``(batch, n_channels * n_patches, dim)``."""
+        b, n_ch, n_t = x.shape
+        p = self.config.patch
         n_p = n_t // p
         if n_p > self.config.max_patches:
             raise ValueError(
@@ -192,10 +227,7 @@ class FoundationEncoder(nn.Module):
         if mask is not None:
             tok = torch.where(mask.unsqueeze(-1), self.mask_token.to(tok.dtype), tok)
         tok = tok + self.ch_embed(ch_idx)[None, :, None, :] + self.pos_embed[:n_p][None, None]
-        tok = tok.reshape(b, n_ch * n_p, -1)
-        for blk in self.blocks:
-            tok = blk(tok)
-        return self.norm(tok).reshape(b, n_ch, n_p, -1)
+        return tok.reshape(b, n_ch * n_p, -1)
 
 
 def pad_to_patch(n_times: int, patch: int) -> int:

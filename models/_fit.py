@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,7 @@ def fit(
     probe_patience: int = 10,
     probe_solver: str = "adamw",
     encoder_lr_scale: float = 1.0,
+    max_train_windows: int | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Fine-tune a classifier with early stopping on a stratified validation split.
 
@@ -110,11 +111,18 @@ def fit(
         How the probe is fitted: ``adamw`` epochs (above), or ``logistic``: the convex
         problem solved to convergence, L2-regularised multinomial logistic regression on the
         head's normalised features (standardisation folded into the head's linear layer),
-        its ``C`` chosen among :data:`PROBE_CS` by validation loss (the standard linear-probe
-        protocol of self-supervised learning; no epochs to tune).
+        its ``C`` chosen among :data:`PROBE_CS` by :data:`PROBE_FOLDS`-fold cross-validated
+        log loss on the training split (by validation loss when a class has fewer than 2
+        training windows), the validation split left to the fine-tuning stage (the standard
+        linear-probe protocol of self-supervised learning; no epochs to tune).
     encoder_lr_scale : float
         Learning rate of the encoder and read-in relative to the head's (discriminative
         learning rates: < 1 keeps pretrained features close to where they were).
+    max_train_windows : int | None
+        Train the fine-tuning stage on at most this many windows of the training split (a
+        random subset drawn once, for speed); the probing stage and the validation split use
+        every window (the probe's features are computed once, so that is cheap). ``None``:
+        every window.
 
     Returns
     -------
@@ -122,8 +130,9 @@ def fit(
         The model with the best validation-loss weights restored, in eval mode, on CPU.
     history : dict
         ``train_loss``, ``val_loss``, ``val_acc`` (per epoch), ``best_epoch``,
-        ``n_train``, ``n_val``, ``strategy``; with probing also ``probe_epochs`` and
-        ``probe_val_loss`` (``best_epoch`` -1: no fine-tuning epoch beat the probed head).
+        ``n_train``, ``n_val``, ``n_finetune`` (windows the fine-tuning stage trains on),
+        ``strategy``; with probing also ``probe_epochs`` and ``probe_val_loss``
+        (``best_epoch`` -1: no fine-tuning epoch beat the probed head).
     """
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3:
@@ -198,6 +207,10 @@ def fit(
     else:
         init_best = None
 
+    if max_train_windows is not None and len(tr) > max_train_windows:
+        tr = np.sort(rng.choice(tr, max_train_windows, replace=False))
+    history["n_finetune"] = int(len(tr))
+
     def forward(idx: np.ndarray) -> torch.Tensor:
         return logits_fn(Xt[idx].to(device))
 
@@ -214,6 +227,8 @@ def fit(
 
 #: Inverse L2 strengths tried by the ``logistic`` probe.
 PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+#: Folds of the cross-validation that picks the probe's ``C`` on the training split.
+PROBE_FOLDS = 5
 
 
 def _probe_logistic(
@@ -228,7 +243,7 @@ def _probe_logistic(
     from sklearn.linear_model import LogisticRegression
 
     with torch.no_grad():
-        z = model.head[0](feats).numpy().astype(np.float64)  # the head's LayerNorm
+        z = model.head[0](feats).numpy().astype(np.float64)  # the head's normalisation
     mu, sd = z[tr].mean(axis=0), z[tr].std(axis=0) + 1e-6
     zs = (z - mu) / sd
     lin = model.head[-1]
@@ -248,6 +263,9 @@ def _probe_logistic(
             lin.weight.copy_(torch.tensor(coef / sd, dtype=lin.weight.dtype))
             lin.bias.copy_(torch.tensor(icpt - (coef / sd) @ mu, dtype=lin.bias.dtype))
 
+    n_folds = min(PROBE_FOLDS, int(np.bincount(labels[tr]).min())) if len(tr) else 0
+    if n_folds >= 2:
+        return _probe_logistic_cv(zs, labels, tr, n_folds, run.gen, set_head)
     best: tuple[float, float, dict] | None = None
     for C in PROBE_CS if len(va) else (0.1,):
         clf = LogisticRegression(C=C, max_iter=1000).fit(zs[tr], labels[tr])
@@ -261,6 +279,39 @@ def _probe_logistic(
             best = (vloss, C, copy.deepcopy(model.head.state_dict()))
     model.head.load_state_dict(best[2])
     return best[1]
+
+
+def _probe_logistic_cv(
+    zs: np.ndarray,
+    labels: np.ndarray,
+    tr: np.ndarray,
+    n_folds: int,
+    gen: torch.Generator,
+    set_head: Callable[[Any], None],
+) -> float:
+    """Pick ``C`` by stratified k-fold log loss on the training split; fit it there.
+
+    The validation split stays untouched (the fine-tuning stage stops on it). With a few
+    dozen trials one 20 % validation split holds a handful of them, too few to choose ``C``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    scores = [
+        cross_val_score(
+            LogisticRegression(C=C, max_iter=1000),
+            zs[tr],
+            labels[tr],
+            cv=cv,
+            scoring="neg_log_loss",
+        ).mean()
+        for C in PROBE_CS
+    ]
+    C = PROBE_CS[int(np.argmax(scores))]
+    set_head(LogisticRegression(C=C, max_iter=1000).fit(zs[tr], labels[tr]))
+    return C
 
 
 def _finish(model: torch.nn.Module, state: dict, history: dict) -> tuple[torch.nn.Module, dict]:

@@ -170,6 +170,7 @@ def save_classifier(model: torch.nn.Module, path: str | Path, metadata: dict | N
             {
                 "encoder_config": model.encoder.config.to_dict(),
                 "strategy": model.strategy,
+                "pooling": model.pooling,
             },
         )
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -210,6 +211,7 @@ def load_classifier(path: str | Path) -> tuple[torch.nn.Module, dict]:
             len(ck["classes"]),
             ck["strategy"],
             ck["classes"],
+            ck.get("pooling", "last"),
         )
     elif kind == "bci-braindecode":
         from ._registry import build_braindecode

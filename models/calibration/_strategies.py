@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 PROBE_EPOCHS, PROBE_PATIENCE = 100, 10
 #: Learning rate of encoder and read-in relative to the head, per strategy.
 ENCODER_LR_SCALE = {"linear_probe": 1.0, "readin": 1.0, "full": 0.1, "scratch": 1.0}
+#: Head features of every strategy (:data:`models.POOLINGS`).
+POOLING = "layers"
 
 _ENCODER: dict[str, object] = {}
 
@@ -85,6 +87,8 @@ class FoundationStrategy:
         Encoder learning rate relative to the head's; default :data:`ENCODER_LR_SCALE`.
     seed : int
         Seed of the split, shuffling and initialisation.
+    pooling : {"layers", "last"}
+        Head features (:data:`models.POOLINGS`); default :data:`POOLING`.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class FoundationStrategy:
         probe_epochs: int = PROBE_EPOCHS,
         encoder_lr_scale: float | None = None,
         probe_solver: str = "logistic",
+        pooling: str | None = None,
     ):
         self.name = strategy
         self.strategy = strategy
@@ -117,6 +122,7 @@ class FoundationStrategy:
         self.progress = progress
         self.probe_epochs = probe_epochs
         self.probe_solver = probe_solver
+        self.pooling = POOLING if pooling is None else pooling
         self.encoder_lr_scale = (
             ENCODER_LR_SCALE[strategy] if encoder_lr_scale is None else encoder_lr_scale
         )
@@ -130,9 +136,6 @@ class FoundationStrategy:
         torch.set_num_threads(1)
         self.model_sfreq = float(models.MODEL_SFREQ)
         Xr = _resample(X, self.sfreq, self.model_sfreq)
-        if len(Xr) > self.max_windows and self.strategy != "linear_probe":  # probe: features cached
-            idx = np.random.default_rng(self.seed).choice(len(Xr), self.max_windows, replace=False)
-            Xr, y = Xr[idx], y[idx]
         if self.strategy == "scratch":
             torch.manual_seed(self.seed)  # fresh init must be reproducible
             encoder = None
@@ -151,6 +154,7 @@ class FoundationStrategy:
             len(self.classes),
             self.strategy,
             classes=self.classes,
+            pooling=self.pooling,
         )
         probe = self.strategy == "linear_probe"
         self.model_, self.history_ = models.fit(
@@ -167,6 +171,7 @@ class FoundationStrategy:
             probe_patience=PROBE_PATIENCE,
             probe_solver=self.probe_solver,
             encoder_lr_scale=self.encoder_lr_scale,
+            max_train_windows=self.max_windows,
         )
         self.classes_ = np.arange(len(self.classes))
         return self

@@ -87,7 +87,7 @@ def test_encoder_learning_rate_scale_slows_the_encoder() -> None:
 @pytest.mark.parametrize("strategy", ["linear_probe", "full", "scratch"])
 def test_foundation_strategy_recipe(strategy: str) -> None:
     """Every strategy probes first; only the initialisation and the encoder rate differ."""
-    from models.calibration._strategies import ENCODER_LR_SCALE, FoundationStrategy
+    from models.calibration._strategies import ENCODER_LR_SCALE, POOLING, FoundationStrategy
 
     X, y = _task(n=60)
     est = FoundationStrategy(strategy, CH, 250.0, ["a", "b"], epochs=1, patience=1)
@@ -98,6 +98,65 @@ def test_foundation_strategy_recipe(strategy: str) -> None:
             pytest.skip("no pretrained encoder installed")
     est.fit(X, y)
     assert est.encoder_lr_scale == ENCODER_LR_SCALE[strategy]
+    assert est.model_.pooling == POOLING == "layers"
     assert "probe_C" in est.history_
     p = est.predict_proba(X[:5])
     assert p.shape == (5, 2) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_fine_tuning_stage_subsamples_but_the_probe_sees_every_window() -> None:
+    X, y = _task()
+    _, hist = models.fit(
+        _clf("full"),
+        X,
+        y,
+        strategy="full",
+        max_epochs=1,
+        probe_epochs=1,
+        probe_solver="logistic",
+        max_train_windows=40,
+        progress=False,
+        seed=0,
+    )
+    assert hist["n_train"] == 96 and hist["n_finetune"] == 40 and hist["n_val"] == 24
+
+
+def test_layers_head_pools_every_block_and_the_channel_amplitude() -> None:
+    """``pooling="layers"``: every block's pooled tokens, then each channel's log amplitude."""
+    enc = models.FoundationEncoder(models.EncoderConfig(dim=32, depth=2, heads=2)).eval()
+    last = models.build_classifier(enc, CH, 250, 250, 2, "full").eval()
+    layers = models.build_classifier(enc, CH, 250, 250, 2, "full", pooling="layers").eval()
+    x = torch.from_numpy(_task(n=4)[0])
+    with torch.no_grad():
+        f_last, f = last.features(x), layers.features(x)
+        assert f.shape == (4, 2 * 32 + len(CH))
+        torch.testing.assert_close(f[:, 32:64], f_last)  # the last block, as "last" pools it
+        torch.testing.assert_close(f[:, 64:], 0.5 * torch.log(x.var(-1, correction=0) + 1.0))
+        # normalisation removes a gain; only the layers head still sees it
+        torch.testing.assert_close(last(10 * x), last(x), atol=1e-2, rtol=0)
+        assert (layers.features(10 * x)[:, 64:] - f[:, 64:]).min() > 2.0
+
+
+def test_layers_head_exports_and_roundtrips(tmp_path) -> None:
+    import onnxruntime as ort
+
+    m = models.build_classifier(
+        models.FoundationEncoder(TINY), CH, 250, 250, 2, "full", pooling="layers"
+    ).eval()
+    path = models.export_onnx(m, tmp_path / "m.onnx", {"data_hash": "t"})  # checks ORT == torch
+    x = _task(n=2)[0]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ref = m(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(sess.run(["y"], {"x": x})[0], ref, atol=1e-4)
+    back, _ = models.load_classifier(models.save_classifier(m, tmp_path / "m.pt"))
+    assert back.pooling == "layers"
+    with torch.no_grad():
+        torch.testing.assert_close(back(torch.from_numpy(x)), torch.from_numpy(ref))
+
+
+def test_unknown_pooling_is_a_config_error() -> None:
+    from bci._errors import ConfigError
+
+    with pytest.raises(ConfigError, match="pooling"):
+        models.build_classifier(models.FoundationEncoder(TINY), CH, 250, 250, 2, pooling="max")
