@@ -17,6 +17,7 @@ from ._errors import (
     StimulusError,
     StreamError,
 )
+from ._session import SessionResult, run_session
 from ._types import Chunk, Decision, Marker, Recording, Signal, StreamSpec
 
 __version__ = "0.1.0"
@@ -33,9 +34,11 @@ __all__ = [
     "RecordingError",
     "SafetyError",
     "Recording",
+    "SessionResult",
     "Signal",
     "StimulusError",
     "StreamError",
     "StreamSpec",
     "__version__",
+    "run_session",
 ]

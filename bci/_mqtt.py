@@ -18,14 +18,13 @@ import asyncio
 import json
 import logging
 import math
-import select
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -364,12 +363,8 @@ def is_listening(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
-def _serve_broker(host: str, port: int) -> int:
-    """Body of the broker process: serve amqtt on ``host:port`` until stdin closes.
-
-    Prints ``ready`` on stdout once listening. The parent holds the other end of stdin, so
-    the broker also stops when the session's process dies without stopping it.
-    """
+def _start_broker(host: str, port: int) -> Callable[[], None]:
+    """In the broker's process: serve amqtt on ``host:port`` from a thread; returns the stopper."""
     from amqtt.broker import Broker
 
     config = {
@@ -377,30 +372,31 @@ def _serve_broker(host: str, port: int) -> int:
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
 
-    async def serve() -> int:
+    async def boot() -> Any:
         broker = Broker(config)
-        try:
-            await broker.start()
-        except Exception as exc:  # noqa: BLE001 - reported to the parent on stderr
-            sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-            return 1
-        sys.stdout.write("ready\n")
-        sys.stdout.flush()
-        await asyncio.to_thread(sys.stdin.buffer.read)  # returns at EOF
-        await broker.shutdown()
-        return 0
+        await broker.start()
+        return broker
 
-    return asyncio.run(serve())
+    loop = asyncio.new_event_loop()
+    broker = loop.run_until_complete(boot())  # a port in use raises here: the error line
+    thread = threading.Thread(target=loop.run_forever, name="amqtt", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(5.0)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5.0)
+
+    return stop
 
 
 class EmbeddedBroker:
     """An amqtt broker on loopback, in its own process (the default broker).
 
     amqtt routes every message in Python. In a thread of the session's process that work
-    would compete with the hot path for the GIL at every decision; in a child process
-    (``python -m bci._mqtt HOST PORT``) it talks to the runtime over TCP only, like an
-    external broker. The child is not in the terminal's process group, so Ctrl-C stops the
-    session first and the session then stops the broker, after the last messages are out.
+    would compete with the hot path for the GIL at every decision; in a process of its own
+    (``python -m bci._mqtt HOST PORT``, see :mod:`bci._child`) it talks to the runtime over
+    TCP only, like an external broker, and it stops with the session, even a killed one.
 
     Parameters
     ----------
@@ -413,7 +409,7 @@ class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 1883):
         self.host = host
         self.port = int(port)
-        self._proc: subprocess.Popen | None = None
+        self._child: Any = None
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         """Start the broker process and wait until it listens.
@@ -423,54 +419,35 @@ class EmbeddedBroker:
         BCIError
             When the port is taken or amqtt fails, naming the address.
         """
-        if self._proc is not None:
+        from ._child import ChildProcess
+
+        if self._child is not None:
             return self
         if self.port == 0:
             with socket.socket() as s:
                 s.bind((self.host, 0))
                 self.port = int(s.getsockname()[1])
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bci._mqtt", self.host, str(self.port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+        child = ChildProcess(
+            "bci._mqtt",
+            [self.host, str(self.port)],
+            f"embedded MQTT broker (amqtt) on {self.host}:{self.port}",
         )
-        self._proc = proc
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        line = proc.stdout.readline() if ready else b""
-        if line.strip() != b"ready":
-            self._proc = None
-            if proc.poll() is None:
-                proc.terminate()
-            _, err = proc.communicate(timeout=5.0)
-            why = err.decode(errors="replace").strip().splitlines()
-            reason = why[-1] if why else f"no answer in {timeout:g} s"
+        try:
+            self._child = child.start(timeout)
+        except BCIError as exc:
             raise BCIError(
-                f"embedded MQTT broker cannot listen on {self.host}:{self.port} ({reason}); "
-                "set outputs.mqtt.port to a free port or 0"
-            )
-        logger.info(
-            "embedded MQTT broker (amqtt) on %s:%d, process %d", self.host, self.port, proc.pid
-        )
+                f"{exc}: it cannot listen there; set outputs.mqtt.port to a free port or 0"
+            ) from None
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Shut the broker down (idempotent)."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            proc.stdin.close()  # EOF: the broker shuts down
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            logger.warning("embedded MQTT broker did not stop in %g s; terminating it", timeout)
-            proc.terminate()
-            proc.wait(timeout)
-        finally:
-            proc.stdout.close()
-            proc.stderr.close()
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop(timeout)
 
 
 if __name__ == "__main__":
-    sys.exit(_serve_broker(sys.argv[1], int(sys.argv[2])))
+    from ._child import serve
+
+    sys.exit(serve(lambda: _start_broker(sys.argv[1], int(sys.argv[2]))))

@@ -93,64 +93,21 @@ def _engine_settings(config: SessionConfig, decoder: Any):
     )
 
 
-def _simulated_main(config: Any, stop: Any, ready: Any, error: Any) -> None:
-    """Child-process body: run the simulated participant until ``stop`` is set."""
-    try:
-        from devices.simulated import SimulatedParticipant
-
-        participant = SimulatedParticipant(config).start()
-    except BaseException as exc:  # reported to the parent, which raises it
-        error.put(f"{type(exc).__name__}: {exc}")
-        ready.set()
-        return
-    ready.set()
-    try:
-        stop.wait()
-    finally:
-        participant.stop()
-
-
-class _SimulatedProcess:
-    """The simulated participant (contract 6) in its own process.
+def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
+    """The simulated participant (contract 6) in a process of its own, started.
 
     Its signal generator and schedule threads then never compete with the runtime's hot
     path for the GIL; it talks to the runtime over LSL only, like a real headset.
     """
+    from ._child import ChildProcess
+    from ._errors import DeviceError
 
-    def __init__(self, config: Any, timeout: float = 60.0):
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn")
-        self._stop, self._ready, self._error = ctx.Event(), ctx.Event(), ctx.Queue(maxsize=1)
-        self.timeout = timeout
-        self.proc = ctx.Process(
-            target=_simulated_main,
-            args=(config, self._stop, self._ready, self._error),
-            name=f"sim-{config.name}",
-            daemon=True,
-        )
-
-    def start(self) -> _SimulatedProcess:
-        from ._errors import DeviceError
-
-        self.proc.start()
-        if not self._ready.wait(self.timeout):
-            self.stop()
-            raise DeviceError(f"the simulated participant did not start within {self.timeout:g} s")
-        if not self._error.empty():
-            msg = self._error.get()
-            self.stop()
-            raise DeviceError(f"the simulated participant failed to start: {msg}")
-        logger.info("simulated participant running in process %d", self.proc.pid)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.proc.join(10)
-        if self.proc.is_alive():
-            logger.warning("simulated participant did not stop in 10 s; terminating it")
-            self.proc.terminate()
-            self.proc.join(5)
+    child = ChildProcess(
+        "devices.simulated",
+        [config.model_dump_json()],
+        f"the simulated participant {config.name!r}",
+    )
+    return child.start(timeout, error=DeviceError)
 
 
 class _Sources:
@@ -167,7 +124,7 @@ class _Sources:
         for i, src in enumerate(config.sources):
             kind = src.kind
             if kind == "simulated":
-                self.producers.append(_SimulatedProcess(src).start())
+                self.producers.append(_simulated_process(src))
                 names.append(src.name)
                 self.protocol_names = tuple(
                     getattr(src, key, default)

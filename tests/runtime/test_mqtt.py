@@ -200,7 +200,7 @@ def test_embedded_broker_runs_in_its_own_process_and_dies_with_its_session(tmp_p
         "import os, sys, time\n"
         "from bci._mqtt import EmbeddedBroker\n"
         "b = EmbeddedBroker(port=0).start()\n"
-        "print(b.port, b._proc.pid, os.getpid(), flush=True)\n"
+        "print(b.port, b._child.proc.pid, os.getpid(), flush=True)\n"
         "time.sleep(60)\n"
     )
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
