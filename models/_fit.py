@@ -38,14 +38,33 @@ def _labels(model: torch.nn.Module, y: Sequence[Any]) -> np.ndarray:
     return labels
 
 
-def _split(labels: np.ndarray, val_fraction: float, rng: np.random.Generator):
-    """Stratified split: ``val_fraction`` of each class (at least one) goes to validation."""
-    val = []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        k = max(1, int(round(len(idx) * val_fraction))) if len(idx) > 1 else 0
-        val.extend(idx[:k])
-    val = np.sort(np.array(val, dtype=np.int64))
+def _split(
+    labels: np.ndarray,
+    val_fraction: float,
+    rng: np.random.Generator,
+    groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split: ``val_fraction`` of each class (at least one) goes to validation.
+
+    With ``groups`` (trial ids) whole trials are drawn, so windows of one trial never fall on
+    both sides; a trial counts for the class of its first window.
+    """
+    if groups is None or len(np.unique(groups)) == len(groups):  # one window per trial
+        val = []
+        for c in np.unique(labels):
+            idx = rng.permutation(np.flatnonzero(labels == c))
+            k = max(1, int(round(len(idx) * val_fraction))) if len(idx) > 1 else 0
+            val.extend(idx[:k])
+        val = np.sort(np.array(val, dtype=np.int64))
+    else:
+        ug, first = np.unique(groups, return_index=True)
+        glabels = labels[first]
+        val_groups = []
+        for c in np.unique(glabels):
+            g = rng.permutation(ug[glabels == c])
+            k = max(1, int(round(len(g) * val_fraction))) if len(g) > 1 else 0
+            val_groups.extend(g[:k])
+        val = np.flatnonzero(np.isin(groups, np.asarray(val_groups, dtype=groups.dtype)))
     train = np.setdiff1d(np.arange(len(labels)), val)
     return train, val
 
@@ -70,6 +89,7 @@ def fit(
     probe_solver: str = "adamw",
     encoder_lr_scale: float = 1.0,
     max_train_windows: int | None = None,
+    groups: Sequence[Any] | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Fine-tune a classifier with early stopping on a stratified validation split.
 
@@ -112,9 +132,10 @@ def fit(
         problem solved to convergence, L2-regularised multinomial logistic regression on the
         head's normalised features (standardisation folded into the head's linear layer),
         its ``C`` chosen among :data:`PROBE_CS` by :data:`PROBE_FOLDS`-fold cross-validated
-        log loss on the training split (by validation loss when a class has fewer than 2
-        training windows), the validation split left to the fine-tuning stage (the standard
-        linear-probe protocol of self-supervised learning; no epochs to tune).
+        log loss on the training split, folds grouped by ``groups`` (by validation loss
+        when a class has fewer than 2 training trials), the validation split left to the
+        fine-tuning stage (the standard linear-probe protocol of self-supervised learning;
+        no epochs to tune).
     encoder_lr_scale : float
         Learning rate of the encoder and read-in relative to the head's (discriminative
         learning rates: < 1 keeps pretrained features close to where they were).
@@ -123,6 +144,11 @@ def fit(
         random subset drawn once, for speed); the probing stage and the validation split use
         every window (the probe's features are computed once, so that is cheap). ``None``:
         every window.
+    groups : sequence | None
+        Trial id of each window (windows cut from one trial share it). The validation split
+        and the cross-validation that picks the probe's ``C`` then keep the windows of one
+        trial on one side (overlapping windows of a trial on both sides make the held-out
+        loss optimistic). ``None`` (default): every window is its own trial.
 
     Returns
     -------
@@ -140,6 +166,13 @@ def fit(
     labels = _labels(model, y)
     if len(labels) != len(X):
         raise ConfigError(f"{len(X)} windows but {len(labels)} labels")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != labels.shape:
+            raise ConfigError(
+                f"groups must give one trial id per window ({len(labels)}), got shape "
+                f"{groups.shape}; pass groups=None when the windows are independent"
+            )
     strategy = strategy or getattr(model, "strategy", "full")
     params = (
         model.trainable_parameters(strategy)
@@ -151,7 +184,7 @@ def fit(
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     if val_fraction > 0:
-        tr, va = _split(labels, val_fraction, rng)
+        tr, va = _split(labels, val_fraction, rng, groups)
     else:
         tr, va = np.arange(len(labels)), np.array([], dtype=np.int64)
     logits_fn = model.logits if hasattr(model, "logits") else model
@@ -181,7 +214,7 @@ def fit(
 
         run = _Run(model, yt, tr, va, gen, batch_size, device, progress)
         if probe_solver == "logistic":
-            history["probe_C"] = _probe_logistic(model, feats, labels, tr, va, run)
+            history["probe_C"] = _probe_logistic(model, feats, labels, tr, va, run, groups)
             run.best = (
                 run._val(probe_forward)[0] if len(va) else 0.0,
                 copy.deepcopy(model.state_dict()),
@@ -238,6 +271,7 @@ def _probe_logistic(
     tr: np.ndarray,
     va: np.ndarray,
     run: _Run,
+    groups: np.ndarray | None = None,
 ) -> float:
     """Fit the head's last linear layer as a logistic regression; return the chosen ``C``."""
     from sklearn.linear_model import LogisticRegression
@@ -263,9 +297,10 @@ def _probe_logistic(
             lin.weight.copy_(torch.tensor(coef / sd, dtype=lin.weight.dtype))
             lin.bias.copy_(torch.tensor(icpt - (coef / sd) @ mu, dtype=lin.bias.dtype))
 
-    n_folds = min(PROBE_FOLDS, int(np.bincount(labels[tr]).min())) if len(tr) else 0
+    g = None if groups is None else groups[tr]
+    n_folds = min(PROBE_FOLDS, _min_class_count(labels[tr], g))
     if n_folds >= 2:
-        return _probe_logistic_cv(zs, labels, tr, n_folds, run.gen, set_head)
+        return _probe_logistic_cv(zs, labels, tr, n_folds, run.gen, set_head, g)
     best: tuple[float, float, dict] | None = None
     for C in PROBE_CS if len(va) else (0.1,):
         clf = LogisticRegression(C=C, max_iter=1000).fit(zs[tr], labels[tr])
@@ -281,6 +316,34 @@ def _probe_logistic(
     return best[1]
 
 
+def _min_class_count(labels: np.ndarray, groups: np.ndarray | None) -> int:
+    """Fewest windows (or trials, with ``groups``) of a class in ``0..labels.max()``."""
+    if not len(labels):
+        return 0
+    if groups is None:
+        return int(np.bincount(labels).min())
+    _, first = np.unique(np.stack([labels, groups]).astype(str), axis=1, return_index=True)
+    return int(np.bincount(labels[first]).min())
+
+
+def _inner_folds(
+    labels: np.ndarray, n_folds: int, seed: int, groups: np.ndarray | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold over windows, or over trials (``StratifiedGroupKFold``) with groups.
+
+    When every window is its own trial both are the same split; the plain one is used, so
+    results do not change for independent windows.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    dummy = np.zeros((len(labels), 1))
+    if groups is None or len(np.unique(groups)) == len(groups):  # one window per trial
+        cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+        return list(cv.split(dummy, labels))
+    cv = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+    return list(cv.split(dummy, labels, groups))
+
+
 def _probe_logistic_cv(
     zs: np.ndarray,
     labels: np.ndarray,
@@ -288,29 +351,32 @@ def _probe_logistic_cv(
     n_folds: int,
     gen: torch.Generator,
     set_head: Callable[[Any], None],
+    groups: np.ndarray | None = None,
 ) -> float:
     """Pick ``C`` by stratified k-fold log loss on the training split; fit it there.
 
     The validation split stays untouched (the fine-tuning stage stops on it). With a few
     dozen trials one 20 % validation split holds a handful of them, too few to choose ``C``.
+    ``groups`` (trial ids of ``tr``) keep the windows of one trial in one fold.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.metrics import log_loss
 
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
-    cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    scores = [
-        cross_val_score(
-            LogisticRegression(C=C, max_iter=1000),
-            zs[tr],
-            labels[tr],
-            cv=cv,
-            scoring="neg_log_loss",
-        ).mean()
-        for C in PROBE_CS
-    ]
+    Z, y = zs[tr], labels[tr]
+    classes = np.unique(y)
+    folds = _inner_folds(y, n_folds, seed, groups)
+    scores = []
+    for C in PROBE_CS:
+        losses = []
+        for a, b in folds:
+            clf = LogisticRegression(C=C, max_iter=1000).fit(Z[a], y[a])
+            p = np.full((len(b), len(classes)), 1e-15)  # a class absent from the fold's train
+            p[:, np.searchsorted(classes, clf.classes_)] = clf.predict_proba(Z[b])
+            losses.append(log_loss(y[b], p / p.sum(axis=1, keepdims=True), labels=classes))
+        scores.append(-float(np.mean(losses)))
     C = PROBE_CS[int(np.argmax(scores))]
-    set_head(LogisticRegression(C=C, max_iter=1000).fit(zs[tr], labels[tr]))
+    set_head(LogisticRegression(C=C, max_iter=1000).fit(Z, y))
     return C
 
 

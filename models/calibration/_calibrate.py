@@ -17,6 +17,7 @@ from ._epochs import Trials, load_trials
 from ._evaluate import (
     Scores,
     cross_validate,
+    fit_estimator,
     itr_bits_per_min,
     learning_curve,
     make_folds,
@@ -224,7 +225,9 @@ def calibrate(
                 warnings_.append(msg)
                 logger.warning("%s", msg)
     # final model on every trial
-    final = _factory(best.name, config, trials, progress=progress)().fit(trials.X, trials.y)
+    final = fit_estimator(
+        _factory(best.name, config, trials, progress=progress)(), trials.X, trials.y, trials.groups
+    )
     from ._export import export_model
 
     latency = export_model(final, best.name, trials, config, out / "model.onnx")

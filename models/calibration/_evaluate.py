@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -17,6 +18,17 @@ from ._epochs import Trials
 logger = logging.getLogger(__name__)
 
 Factory = Callable[[], object]  # returns an object with fit(X, y) and predict_proba(X)
+
+
+def fit_estimator(est: object, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> object:
+    """``est.fit(X, y)``, with ``groups=`` (trial ids) when its ``fit`` takes them.
+
+    Estimators that split their training windows internally (validation split, inner
+    cross-validation) use the trial ids to keep the windows of one trial on one side.
+    """
+    if "groups" in inspect.signature(est.fit).parameters:
+        return est.fit(X, y, groups=groups)
+    return est.fit(X, y)
 
 
 def make_folds(
@@ -89,7 +101,7 @@ def cross_validate(
     t0 = time.perf_counter()
     for tr, te in folds:
         est = factory()
-        est.fit(X[tr], trials.y[tr])
+        fit_estimator(est, X[tr], trials.y[tr], trials.groups[tr])
         p = np.asarray(est.predict_proba(X[te]))
         if p.shape[1] != n_classes:  # a class missing from the training fold
             full = np.zeros((len(te), n_classes))
@@ -165,7 +177,7 @@ def learning_curve(
             sub = tr[np.isin(trials.groups[tr], keep)]
             if len(np.unique(trials.y[sub])) < 2:
                 continue
-            est = factory().fit(X[sub], trials.y[sub])
+            est = fit_estimator(factory(), X[sub], trials.y[sub], trials.groups[sub])
             p = np.asarray(est.predict_proba(X[te]))
             if p.shape[1] != n_classes:
                 full = np.zeros((len(te), n_classes))

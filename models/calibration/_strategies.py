@@ -8,7 +8,8 @@ differ):
 
 - the head is first fitted on features of the frozen encoder, computed once (linear probing):
   by default (``probe_solver="logistic"``) the convex problem solved to convergence, L2
-  logistic regression with ``C`` chosen on the validation split; ``"adamw"`` runs up to
+  logistic regression with ``C`` chosen by 5-fold cross-validated log loss on the training
+  split, whole trials per fold (``groups``); ``"adamw"`` runs up to
   :data:`PROBE_EPOCHS` epochs with early stopping instead. For ``linear_probe`` that is all
   (the earlier 4-epoch AdamW probe left the head close to its random initialisation).
 - ``readin``, ``full`` and ``scratch`` then train their parameters for ``epochs`` epochs
@@ -16,7 +17,8 @@ differ):
   distort pretrained features"). ``full`` gives the pretrained encoder a 10x smaller learning
   rate than the head (:data:`ENCODER_LR_SCALE`, discriminative fine-tuning); ``scratch`` trains
   its random encoder at the full rate, as training from scratch is normally done.
-- same windows, validation split, early stopping and folds for all.
+- same windows, validation split, early stopping and folds for all; the validation split and
+  the probe's folds keep the windows of one trial together, like the evaluation's folds.
 
 Windows are resampled to the encoder's rate (250 Hz) inside the wrapper; the exported
 model then declares that rate in ``bci.sfreq`` and the runtime resamples live.
@@ -127,8 +129,15 @@ class FoundationStrategy:
             ENCODER_LR_SCALE[strategy] if encoder_lr_scale is None else encoder_lr_scale
         )
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> FoundationStrategy:
-        """Build the classifier (pretrained or fresh encoder) and train it."""
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+    ) -> FoundationStrategy:
+        """Build the classifier (pretrained or fresh encoder) and train it.
+
+        ``groups``: trial id of each window; the inner splits (validation split, the probe's
+        cross-validation) then never put windows of one trial on both sides. ``None``:
+        independent windows.
+        """
         import torch
 
         import models
@@ -172,6 +181,7 @@ class FoundationStrategy:
             probe_solver=self.probe_solver,
             encoder_lr_scale=self.encoder_lr_scale,
             max_train_windows=self.max_windows,
+            groups=groups,
         )
         self.classes_ = np.arange(len(self.classes))
         return self

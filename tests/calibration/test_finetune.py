@@ -160,3 +160,89 @@ def test_unknown_pooling_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="pooling"):
         models.build_classifier(models.FoundationEncoder(TINY), CH, 250, 250, 2, pooling="max")
+
+
+def _trial_ids(n: int = 120, per_trial: int = 4) -> np.ndarray:
+    """Trial id of each window of :func:`_task` (``per_trial`` overlapping windows each)."""
+    return np.arange(n) // per_trial + 100
+
+
+def test_inner_splits_never_put_one_trial_on_both_sides(monkeypatch) -> None:
+    """The validation split and every fold of the probe's C selection keep trials whole."""
+    from models import _fit
+
+    X, y = _task()
+    groups = _trial_ids()
+    seen: dict[str, list] = {"split": [], "folds": []}
+    split, inner = _fit._split, _fit._inner_folds
+
+    def spy_split(labels, val_fraction, rng, g=None):
+        out = split(labels, val_fraction, rng, g)
+        seen["split"].append(out)
+        return out
+
+    def spy_folds(labels, n_folds, seed, g):
+        out = inner(labels, n_folds, seed, g)
+        seen["folds"].append((g, out))
+        return out
+
+    monkeypatch.setattr(_fit, "_split", spy_split)
+    monkeypatch.setattr(_fit, "_inner_folds", spy_folds)
+    _, hist = models.fit(
+        _clf("linear_probe"), X, y, probe_solver="logistic", progress=False, groups=groups
+    )
+    (tr, va), ((g_tr, folds),) = seen["split"][0], seen["folds"]
+    assert not set(groups[tr]) & set(groups[va])
+    assert set(y[va]) == {0, 1} and hist["n_val"] % 4 == 0
+    np.testing.assert_array_equal(g_tr, groups[tr])
+    assert len(folds) == _fit.PROBE_FOLDS
+    for a, b in folds:
+        assert not set(g_tr[a]) & set(g_tr[b])
+        assert set(y[tr][b]) == {0, 1}
+    assert np.array_equal(np.sort(np.concatenate([b for _, b in folds])), np.arange(len(tr)))
+
+
+def test_groups_of_single_windows_keep_the_ungrouped_splits() -> None:
+    """One window per trial (or ``groups=None``): the same splits as before grouping existed."""
+    from models import _fit
+
+    y = np.repeat([0, 1, 2], 20)
+    ids = np.random.default_rng(1).permutation(len(y)) * 7
+    a = _fit._split(y, 0.2, np.random.default_rng(0))
+    b = _fit._split(y, 0.2, np.random.default_rng(0), ids)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+    for (u1, v1), (u2, v2) in zip(
+        _fit._inner_folds(y, 5, 3, None), _fit._inner_folds(y, 5, 3, ids), strict=True
+    ):
+        np.testing.assert_array_equal(u1, u2)
+        np.testing.assert_array_equal(v1, v2)
+    # with grouped windows the folds count trials, not windows
+    assert _fit._min_class_count(y, np.arange(len(y)) // 5) == 4
+
+
+def test_groups_must_match_the_windows() -> None:
+    from bci._errors import ConfigError
+
+    X, y = _task(n=20)
+    with pytest.raises(ConfigError, match="groups"):
+        models.fit(_clf("linear_probe"), X, y, progress=False, groups=np.arange(19))
+
+
+def test_calibration_passes_trial_ids_to_estimators_that_take_them() -> None:
+    """Cross-validation, learning curve and the final fit hand ``groups`` down when accepted."""
+    from models.calibration._evaluate import fit_estimator
+
+    class Grouped:
+        def fit(self, X, y, groups=None):
+            self.groups = groups
+            return self
+
+    class Plain:
+        def fit(self, X, y):
+            self.fitted = True
+            return self
+
+    g = np.arange(6) // 2
+    assert fit_estimator(Grouped(), np.zeros((6, 1, 2)), np.zeros(6), g).groups is g
+    assert fit_estimator(Plain(), np.zeros((6, 1, 2)), np.zeros(6), g).fitted
