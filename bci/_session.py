@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import BCIError, ConfigError, DecoderError
+from ._errors import BCIError, ConfigError, DecoderError, DeviceError
 from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,6 @@ def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
     path for the GIL; it talks to the runtime over LSL only, like a real headset.
     """
     from ._child import ChildProcess
-    from ._errors import DeviceError
 
     child = ChildProcess(
         "devices.simulated",

@@ -87,7 +87,9 @@ class TrainingConfig(ConfigModel):
         1e-3, gt=0, description="Learning rate of the head (10x lower for the encoder)."
     )
     max_windows: int = Field(
-        400, ge=10, description="Fine-tune on at most N training windows (speed); the linear probe sees them all."
+        400,
+        ge=10,
+        description="Fine-tune on at most N training windows (speed); the linear probe sees them all.",
     )
     time_budget: float = Field(90.0, gt=0, description="Soft time budget per strategy in s.")
 
