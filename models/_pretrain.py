@@ -20,7 +20,7 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class PretrainSettings:
     eval_every: int = 200
     eval_windows: int = 512
     seed: int = 0
+    filter_prob: float = 0.0
+    init: str | None = None
     encoder: dict = field(default_factory=lambda: EncoderConfig().to_dict())
 
 
@@ -89,19 +91,48 @@ def make_mask(b: int, c: int, n: int, s: PretrainSettings, gen: torch.Generator)
     return mask
 
 
+#: Samples of signal run through the augmentation filter before the window (1 s at 250 Hz).
+FILTER_LEAD = 250
+
+
+def random_band(kind: str, rng: np.random.Generator) -> tuple[float, float]:
+    """A band-pass of the kind calibration paradigms use (Hz), drawn at random.
+
+    EEG: low edge log-uniform in 0.5-12 Hz (ERP to motor-imagery high-passes), high edge
+    uniform in 25-70 Hz. EMG: low edge 10-30 Hz, high edge 90-120 Hz.
+    """
+    if kind == "emg":
+        return float(rng.uniform(10.0, 30.0)), float(rng.uniform(90.0, 120.0))
+    return float(np.exp(rng.uniform(np.log(0.5), np.log(12.0)))), float(rng.uniform(25.0, 70.0))
+
+
 def sample_batch(
     segments: list[Segment], s: PretrainSettings, rng: np.random.Generator, n_times: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch from one recording (so all windows share a channel set)."""
-    lengths = np.array([seg.data.shape[1] - n_times for seg in segments], dtype=float)
+    """One batch from one recording (so all windows share a channel set).
+
+    With probability ``s.filter_prob`` the batch is band-passed by a random causal
+    Butterworth filter (:func:`random_band`), run over :data:`FILTER_LEAD` samples before
+    each window, as the runtime's filters run ahead of its windows.
+    """
+    filt = s.filter_prob > 0 and rng.random() < s.filter_prob
+    lead = FILTER_LEAD if filt else 0
+    lengths = np.array([seg.data.shape[1] - n_times - lead for seg in segments], dtype=float)
+    lengths = np.clip(lengths, 0, None)
     seg = segments[rng.choice(len(segments), p=lengths / lengths.sum())]
     n_ch = seg.data.shape[0]
     k = min(n_ch, s.max_channels)
     chans = np.sort(rng.choice(n_ch, size=k, replace=False))
-    starts = rng.integers(0, seg.data.shape[1] - n_times, size=s.batch_size)
-    x = np.stack([seg.data[chans, a : a + n_times] for a in starts])
+    starts = rng.integers(0, seg.data.shape[1] - n_times - lead, size=s.batch_size)
+    x = np.stack([seg.data[chans, a : a + n_times + lead] for a in starts])
+    if filt:
+        from scipy.signal import butter, sosfilt
+
+        band = random_band(seg.kind, rng)
+        sos = butter(4, band, btype="bandpass", fs=250.0, output="sos")
+        x = sosfilt(sos, x - x[..., :1], axis=-1)[..., lead:].astype(np.float32)
     idx = channel_indices([seg.ch_names[i] for i in chans])
-    return torch.from_numpy(x), torch.tensor(idx, dtype=torch.long)
+    return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(idx, dtype=torch.long)
 
 
 def split_segments(segments: list[Segment], holdout: float, seed: int):
@@ -116,7 +147,12 @@ def split_segments(segments: list[Segment], holdout: float, seed: int):
 
 @torch.no_grad()
 def evaluate(model: MaskedModel, segments: list[Segment], s: PretrainSettings, device) -> dict:
-    """Held-out masked-reconstruction MSE of the model and of the channel-mean baseline."""
+    """Held-out masked-reconstruction MSE of the model and of the channel-mean baseline.
+
+    Always on unfiltered windows (``filter_prob`` 0), so runs with and without the filter
+    augmentation are scored on the same held-out windows.
+    """
+    s = replace(s, filter_prob=0.0)
     model.eval()
     rng = np.random.default_rng([s.seed, 99])
     gen = torch.Generator().manual_seed(s.seed + 99)
@@ -135,6 +171,29 @@ def evaluate(model: MaskedModel, segments: list[Segment], s: PretrainSettings, d
         count += float(m.sum()) * target.shape[-1]
     model.train()
     return {"heldout_loss": tot_m / count, "baseline_loss": tot_b / count}
+
+
+def _init_encoder(encoder: FoundationEncoder, path: str, held: list[Segment]) -> None:
+    """Continued pretraining: copy the weights of ``path`` into ``encoder``.
+
+    Raises ``ValueError`` when the configs differ, or when a recording the initial run
+    trained on is held out here (the held-out score would no longer be held out: use the
+    initial run's ``--seed`` and data).
+    """
+    from ._weights import load_checkpoint, load_encoder
+
+    init = load_encoder(path)
+    if init.config.to_dict() != encoder.config.to_dict():
+        raise ValueError(f"--init {path}: its encoder config differs from this run's")
+    seen = set(load_checkpoint(path)["info"].get("train_recordings", []))
+    leaked = sorted(seen & {g.source for g in held})
+    if leaked:
+        raise ValueError(
+            f"--init {path} was trained on {len(leaked)} recording(s) this run holds out "
+            f"(e.g. {leaked[0]}): use the seed and data of the run that made it"
+        )
+    encoder.load_state_dict(init.state_dict())
+    logger.info("encoder initialised from %s", path)
 
 
 def _plot(history: dict, path: Path) -> None:
@@ -215,7 +274,10 @@ def pretrain(
     n_times = int(s.window * 250)
     train = [g for g in train if g.data.shape[1] > n_times]
     torch.manual_seed(s.seed)  # identical initial weights on every rank
-    model = MaskedModel(EncoderConfig(**s.encoder)).to(device)
+    model = MaskedModel(EncoderConfig(**s.encoder))
+    if s.init and not resume:
+        _init_encoder(model.encoder, s.init, held)
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     warm = max(1, s.steps // 20)
 
@@ -371,6 +433,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--dim", type=int, default=EncoderConfig.dim)
     ap.add_argument("--depth", type=int, default=EncoderConfig.depth)
+    ap.add_argument("--filter-prob", type=float, default=PretrainSettings.filter_prob)
+    ap.add_argument(
+        "--init", default=None, help="start from this encoder.pt (continued pretraining)"
+    )
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -384,6 +450,8 @@ def main(argv: list[str] | None = None) -> None:
         lr=a.lr,
         seed=a.seed,
         eval_every=a.eval_every,
+        filter_prob=a.filter_prob,
+        init=a.init,
         encoder=EncoderConfig(dim=a.dim, depth=a.depth).to_dict(),
     )
     pretrain(segs, a.out, s, resume=a.resume, progress=not a.no_progress)

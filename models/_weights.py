@@ -94,14 +94,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors of many kinds
         raise DecoderError(f"cannot read encoder checkpoint {path}: {exc}") from exc
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise DecoderError(f"{path} is not a bci encoder checkpoint (no 'state_dict')")
-    if "encoder" in ckpt and "config" in ckpt:  # a pretraining checkpoint
+    if isinstance(ckpt, dict) and "encoder" in ckpt and "config" in ckpt:  # bci pretrain last.pt
         return {
             "config": ckpt["config"],
             "state_dict": ckpt["encoder"],
             "info": ckpt.get("info", {}),
         }
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise DecoderError(f"{path} is not a bci encoder checkpoint (no 'state_dict')")
     return ckpt
 
 

@@ -56,8 +56,19 @@ def scenarios(data: Path = DATA) -> list[tuple[str, str, list[Path], str | None]
     return [s for s in out if s[2] and all(p.exists() for p in s[2])]
 
 
-def run(quick: bool = False, only: str | None = None) -> list[dict]:
-    """Calibrate every scenario; one result dict each (``quick``: SSVEP and one EMG file, no extras)."""
+def run(
+    quick: bool = False,
+    only: str | None = None,
+    encoder: str = "default",
+    strategies: list[str] | None = None,
+    fast: bool = False,
+) -> list[dict]:
+    """Calibrate every scenario; one result dict each.
+
+    ``quick``: SSVEP and one EMG file, no extras. ``encoder``: pretrained encoder of the
+    foundation strategies (``training.encoder``). ``strategies``: only these (default: the
+    configs'). ``fast``: no learning curve or shortcut check (the scores are the same).
+    """
     from bci.config._calibration import CalibrationConfig
     from bci.config._load import load_config
     from models.calibration import calibrate
@@ -72,11 +83,16 @@ def run(quick: bool = False, only: str | None = None) -> list[dict]:
         todo = [s for s in todo if only in s[0]]
     for name, cfg_set, files, user in todo:
         cfg = load_config(ROOT / "configs" / f"calibrate_{cfg_set}.yaml", CalibrationConfig)
+        update: dict = {"training": cfg.training.model_copy(update={"encoder": encoder})}
         if user:
-            cfg = cfg.model_copy(update={"user": user})
+            update["user"] = user
+        if strategies:
+            update["strategies"] = strategies
+        cfg = cfg.model_copy(update=update)
+        extras = not (quick or fast)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            res = calibrate(files, cfg, tmp, progress=False, learning=not quick, shortcut=not quick)
+            res = calibrate(files, cfg, tmp, progress=False, learning=extras, shortcut=extras)
             wall = time.perf_counter() - t0
         m = res.metrics
         row = {
@@ -100,6 +116,7 @@ def run(quick: bool = False, only: str | None = None) -> list[dict]:
             "latency_p50_ms": m["inference_latency_ms"]["p50"],
             "seconds": round(wall, 1),
             "machine": _machine(),
+            "encoder": encoder,
         }
         if "per_session" in m:
             row["per_session"] = m["per_session"]
@@ -167,13 +184,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--only", default=None, help="Substring of the scenario names to run.")
     p.add_argument("--json", default=None, help="Also write the rows to this JSON file.")
+    p.add_argument(
+        "--encoder", default="default", help="Pretrained encoder.pt (default: the shipped one)."
+    )
+    p.add_argument("--strategies", nargs="+", default=None, help="Only these strategies.")
+    p.add_argument(
+        "--fast", action="store_true", help="No learning curve or shortcut check (faster)."
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("models", "onnx_ir", "onnxscript", "bci._decoder", "models.calibration._evaluate"):
         logging.getLogger(name).setLevel(logging.WARNING)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    results = run(quick=args.quick, only=args.only)
+    results = run(
+        quick=args.quick,
+        only=args.only,
+        encoder=args.encoder,
+        strategies=args.strategies,
+        fast=args.fast,
+    )
     if args.json:
         import json
 

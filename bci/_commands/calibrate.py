@@ -64,6 +64,14 @@ def calibrate(
     no_extras: Annotated[
         bool, typer.Option("--fast", help="Skip the learning curve and the shortcut check.")
     ] = False,
+    encoder: Annotated[
+        Path | None,
+        typer.Option(
+            "--encoder",
+            help="Pretrained encoder.pt for the foundation strategies (from bci pretrain; "
+            "overrides training.encoder, default: the shipped one).",
+        ),
+    ] = None,
 ) -> None:
     """Calibrate a per-user decoder: strategies vs classical baselines, ONNX model and report."""
     with cli_errors():
@@ -86,6 +94,11 @@ def calibrate(
             )
         if user is not None:
             cfg = cfg.model_copy(update={"user": user})
+        if encoder is not None:
+            if not encoder.exists():
+                raise ConfigError(f"--encoder {encoder}: no such file")
+            training = cfg.training.model_copy(update={"encoder": str(encoder)})
+            cfg = cfg.model_copy(update={"training": training})
         data = [*(data or []), *(files or [])]
         if live:
             if cfg.paradigm not in LIVE_SIM:

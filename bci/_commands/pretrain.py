@@ -46,6 +46,14 @@ def pretrain(
         None, help="Also write the prepared data to this .npz (for another machine)."
     ),
     seed: int = typer.Option(0, help="Seed of weights, split, sampling and masks."),
+    filter_prob: float = typer.Option(
+        0.0,
+        help="Fraction of batches band-passed by a random causal Butterworth filter "
+        "(EEG 0.5-12 Hz to 25-70 Hz, EMG 10-30 to 90-120 Hz), as calibration paradigms filter.",
+    ),
+    init: Path | None = typer.Option(
+        None, help="Start from this encoder.pt instead of random weights (continued pretraining)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -76,6 +84,8 @@ def pretrain(
             holdout=holdout,
             eval_every=eval_every,
             seed=seed,
+            filter_prob=filter_prob,
+            init=str(init) if init else None,
         )
         metrics = run_pretrain(segments, out, settings, resume=resume, progress=progress)
         if metrics:

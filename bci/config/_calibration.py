@@ -92,6 +92,11 @@ class TrainingConfig(ConfigModel):
         description="Fine-tune on at most N training windows (speed); the linear probe sees them all.",
     )
     time_budget: float = Field(90.0, gt=0, description="Soft time budget per strategy in s.")
+    encoder: str = Field(
+        "default",
+        description="Pretrained encoder of linear_probe/readin/full: 'default' (the shipped "
+        "models/weights/encoder.pt) or an encoder.pt written by bci pretrain.",
+    )
 
 
 class CalibrationConfig(ConfigModel):

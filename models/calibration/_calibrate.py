@@ -65,6 +65,7 @@ def _factory(name: str, config: CalibrationConfig, trials: Trials, progress: boo
             max_windows=tc.max_windows,
             seed=config.evaluation.seed,
             progress=progress,
+            encoder=tc.encoder,
         )
     return lambda: make_baseline(
         name, sfreq=trials.sfreq, freqs=freqs, n_harmonics=config.n_harmonics, n_classes=n_classes
@@ -157,7 +158,7 @@ def calibrate(
         if name in ("linear_probe", "readin", "full"):
             from ._strategies import pretrained_encoder
 
-            if pretrained_encoder() is None:
+            if pretrained_encoder(config.training.encoder) is None:
                 skipped[name] = "no pretrained encoder installed (models/weights)"
                 continue
         X = trials.X.astype(np.float64) if kind == "baseline" else trials.X

@@ -42,19 +42,25 @@ POOLING = "layers"
 _ENCODER: dict[str, object] = {}
 
 
-def pretrained_encoder() -> object | None:
-    """The shipped encoder (cached), or ``None`` when no weights are installed."""
-    if "default" not in _ENCODER:
-        try:
-            import models
+def pretrained_encoder(path: str = "default") -> object | None:
+    """The pretrained encoder at ``path`` (cached; ``"default"``: the shipped one).
 
-            _ENCODER["default"] = models.load_encoder()
+    ``None`` when the shipped weights are not installed. A ``path`` the user named that
+    cannot be loaded is an error (:class:`bci.DecoderError`), not a silent skip.
+    """
+    if path not in _ENCODER:
+        import models
+
+        try:
+            _ENCODER[path] = models.load_encoder(path)
         except Exception as exc:  # noqa: BLE001 -- any load failure means "not available"
+            if path != "default":
+                raise
             logger.warning(
                 "pretrained encoder not available (%s): pretrained strategies skipped", exc
             )
-            _ENCODER["default"] = None
-    return _ENCODER["default"]
+            _ENCODER[path] = None
+    return _ENCODER[path]
 
 
 def _resample(X: np.ndarray, sfreq: float, target: float) -> np.ndarray:
@@ -91,6 +97,8 @@ class FoundationStrategy:
         Seed of the split, shuffling and initialisation.
     pooling : {"layers", "last"}
         Head features (:data:`models.POOLINGS`); default :data:`POOLING`.
+    encoder : str
+        Pretrained encoder (:func:`pretrained_encoder`): ``"default"`` or an ``encoder.pt``.
     """
 
     def __init__(
@@ -110,8 +118,10 @@ class FoundationStrategy:
         encoder_lr_scale: float | None = None,
         probe_solver: str = "logistic",
         pooling: str | None = None,
+        encoder: str = "default",
     ):
         self.name = strategy
+        self.encoder = encoder
         self.strategy = strategy
         self.positions = positions
         self.sfreq = sfreq
@@ -149,7 +159,7 @@ class FoundationStrategy:
             torch.manual_seed(self.seed)  # fresh init must be reproducible
             encoder = None
         else:
-            encoder = pretrained_encoder()
+            encoder = pretrained_encoder(self.encoder)
             if encoder is None:
                 raise RuntimeError("no pretrained encoder installed")
             import copy

@@ -233,6 +233,56 @@ def test_scratch_strategy_exports(ssvep_files: list[Path], tmp_path: Path) -> No
     assert out.shape == (2,) and abs(float(out.sum()) - 1) < 1e-4
 
 
+def test_own_pretrained_encoder(ssvep_files: list[Path], tmp_path: Path) -> None:
+    """training.encoder / --encoder: the foundation strategies start from that encoder.pt; a
+    path that does not exist is a clear error, not a silent skip."""
+    import torch
+    from typer.testing import CliRunner
+
+    import models
+    from bci import DecoderError
+    from bci._commands.main import app
+    from models._weights import save_encoder
+    from models.calibration import calibrate, load_trials
+    from models.calibration._strategies import FoundationStrategy
+
+    torch.manual_seed(5)
+    mine = save_encoder(models.FoundationEncoder(models.EncoderConfig()), tmp_path / "mine.pt")
+    cfg = _cfg("muse-ssvep", training={"encoder": str(mine)})
+    trials = load_trials(ssvep_files[:1], cfg)
+    fit = FoundationStrategy(
+        "linear_probe", trials.positions, trials.sfreq, list(cfg.classes), encoder=str(mine)
+    ).fit(trials.X[:20], trials.y[:20])
+    own = models.load_encoder(mine).state_dict()
+    used = fit.model_.encoder.state_dict()
+    shipped = models.load_encoder().state_dict()
+    key = next(k for k in own if own[k].ndim == 2)
+    assert torch.equal(used[key], own[key]) and not torch.equal(used[key], shipped[key])
+
+    bad = _cfg(
+        "muse-ssvep", strategies=["linear_probe"], training={"encoder": str(tmp_path / "no.pt")}
+    )
+    with pytest.raises(DecoderError, match="no.pt"):
+        calibrate(
+            ssvep_files[:1], bad, tmp_path / "o", progress=False, learning=False, shortcut=False
+        )
+    r = CliRunner().invoke(
+        app,
+        [
+            "calibrate",
+            "-p",
+            "ssvep",
+            "-o",
+            str(tmp_path / "o"),
+            "--encoder",
+            "nope.pt",
+            "--data",
+            str(ssvep_files[0]),
+        ],
+    )
+    assert r.exit_code == 2 and "--encoder nope.pt" in r.output
+
+
 def test_cli_live_simulated_participant(tmp_path: Path) -> None:
     """--live runs the headless paradigm against the simulated participant, records XDF, trains."""
     from typer.testing import CliRunner

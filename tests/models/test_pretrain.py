@@ -12,7 +12,7 @@ import torch
 
 import models
 from models._data import load_cache, save_cache
-from models._pretrain import PretrainSettings, make_mask, pretrain
+from models._pretrain import PretrainSettings, make_mask, pretrain, sample_batch
 
 TINY = models.EncoderConfig(dim=32, depth=1, heads=2).to_dict()
 
@@ -39,11 +39,55 @@ def test_pretrain_beats_channel_mean_baseline_and_resumes(tmp_path, make_segment
         assert (out / f).is_file(), f
     enc = models.load_encoder(out / "encoder.pt")
     assert enc.config.dim == 32
+    # the resumable checkpoint loads too (its encoder part), with the same weights
+    mid = models.load_encoder(out / "last.pt").state_dict()
+    assert all(torch.equal(mid[k], v) for k, v in enc.state_dict().items())
     # resume: continues at step 400 up to 430 and keeps the earlier history
     more = pretrain(segs, out, replace(s, steps=430), resume=True, progress=False)
     ck = torch.load(out / "last.pt", weights_only=False)
     assert ck["step"] == 430 and ck["history"]["eval_step"] == [200, 400, 430]
     assert more["steps"] == 430
+
+
+def test_filter_augmentation_band_passes_some_batches(make_segments):
+    """filter_prob: the 1 Hz component of the synthetic EEG is removed by a >= 0.5 Hz high-pass
+    only in filtered batches; unfiltered batches are the recording itself."""
+    import numpy as np
+
+    segs = make_segments(n=2)
+    rng = np.random.default_rng(0)
+
+    def low_share(x):  # share of power at or below 1 Hz in 2-s windows
+        f = np.abs(np.fft.rfft(x.numpy(), axis=-1)) ** 2
+        return f[..., 1:3].sum() / f[..., 1:].sum()
+
+    raw = sample_batch(segs, PretrainSettings(batch_size=8, filter_prob=0.0), rng, 500)[0]
+    shares = [
+        low_share(sample_batch(segs, PretrainSettings(batch_size=8, filter_prob=1.0), rng, 500)[0])
+        for _ in range(20)
+    ]
+    assert low_share(raw) > 0.3
+    # every filtered batch loses part of its 1-Hz power (low edges 0.5-12 Hz, order 4)
+    assert max(shares) < 0.9 * low_share(raw) and min(shares) < 0.05, shares
+
+
+def test_continued_pretraining_from_init_and_leak_refused(tmp_path, make_segments):
+    """--init starts from an encoder's weights (better than random at step 0) and refuses an
+    encoder that trained on a recording this run holds out."""
+    import pytest
+
+    segs = make_segments(n=5)
+    s = PretrainSettings(
+        steps=300, batch_size=16, lr=5e-3, eval_every=300, eval_windows=64, encoder=TINY
+    )
+    first = pretrain(segs, tmp_path / "a", s, progress=False)
+    again = replace(s, steps=1, lr=1e-9, init=str(tmp_path / "a" / "encoder.pt"), filter_prob=0.5)
+    cont = pretrain(segs, tmp_path / "b", again, progress=False)
+    cold = pretrain(segs, tmp_path / "c", replace(again, init=None), progress=False)
+    # one step at lr ~0: the reconstruction head is new, the encoder is the trained one
+    assert cont["heldout_loss"] < cold["heldout_loss"], (first, cont, cold)
+    with pytest.raises(ValueError, match="holds out"):
+        pretrain(segs, tmp_path / "d", replace(again, seed=3), progress=False)
 
 
 def test_cache_roundtrip(tmp_path, make_segments):
