@@ -233,6 +233,36 @@ def test_scratch_strategy_exports(ssvep_files: list[Path], tmp_path: Path) -> No
     assert out.shape == (2,) and abs(float(out.sum()) - 1) < 1e-4
 
 
+def test_calibration_runs_blas_on_one_thread(
+    ssvep_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small matrices: BLAS threads cost more than they gain (9x slower probe on 2 cores)."""
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    import models.calibration._calibrate as cal
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    if (os.cpu_count() or 1) < 2 or max(before, default=1) < 2:
+        pytest.skip("BLAS already runs on one thread here: nothing to limit")
+    seen: list[int] = []
+    make_folds = cal.make_folds
+
+    def spy(*args, **kwargs):
+        seen.extend(blas_threads())
+        return make_folds(*args, **kwargs)
+
+    monkeypatch.setattr(cal, "make_folds", spy)
+    cfg = _cfg("muse-ssvep", strategies=["features"], baselines=[], evaluation={"folds": 2})
+    cal.calibrate(ssvep_files[:1], cfg, tmp_path, progress=False, learning=False, shortcut=False)
+    assert seen and set(seen) == {1}, seen
+    assert blas_threads() == before  # restored afterwards
+
+
 def test_own_pretrained_encoder(ssvep_files: list[Path], tmp_path: Path) -> None:
     """training.encoder / --encoder: the foundation strategies start from that encoder.pt; a
     path that does not exist is a clear error, not a silent skip."""
