@@ -62,3 +62,19 @@ def test_every_set_reports_pretrained_vs_scratch_within_2_min(shared_data: Path)
     for r in rows:
         assert {"linear_probe", "full", "scratch"} <= set(r["strategies"]), r
         assert r["seconds"] <= 120, r
+
+
+def test_shipped_encoder_not_worse_than_scratch_on_average(shared_data: Path) -> None:
+    """Point 5: the shipped pretrained encoder (linear probe) vs the same architecture from
+    scratch, averaged over every scenario and over the 6 sets (users/files averaged first)."""
+    rows = _run(shared_data, "")
+    assert len(rows) == 12
+    by_set: dict[str, list[dict]] = {}
+    for r in rows:
+        by_set.setdefault(r["name"].split("/")[0], []).append(r)
+
+    def mean(key: str, groups: list[list[dict]]) -> float:
+        return float(np.mean([np.mean([r["strategies"][key] for r in g]) for g in groups]))
+
+    for groups in ([[r] for r in rows], list(by_set.values())):
+        assert mean("linear_probe", groups) >= mean("scratch", groups)
