@@ -176,19 +176,21 @@ def evaluate(model: MaskedModel, segments: list[Segment], s: PretrainSettings, d
 def _init_encoder(encoder: FoundationEncoder, path: str, held: list[Segment]) -> None:
     """Continued pretraining: copy the weights of ``path`` into ``encoder``.
 
-    Raises ``ValueError`` when the configs differ, or when a recording the initial run
-    trained on is held out here (the held-out score would no longer be held out: use the
+    Raises :class:`bci.ConfigError` when the configs differ, or when a recording the initial
+    run trained on is held out here (the held-out score would no longer be held out: use the
     initial run's ``--seed`` and data).
     """
+    from bci._errors import ConfigError
+
     from ._weights import load_checkpoint, load_encoder
 
     init = load_encoder(path)
     if init.config.to_dict() != encoder.config.to_dict():
-        raise ValueError(f"--init {path}: its encoder config differs from this run's")
+        raise ConfigError(f"--init {path}: its encoder config differs from this run's")
     seen = set(load_checkpoint(path)["info"].get("train_recordings", []))
     leaked = sorted(seen & {g.source for g in held})
     if leaked:
-        raise ValueError(
+        raise ConfigError(
             f"--init {path} was trained on {len(leaked)} recording(s) this run holds out "
             f"(e.g. {leaked[0]}): use the seed and data of the run that made it"
         )

@@ -86,7 +86,9 @@ def test_continued_pretraining_from_init_and_leak_refused(tmp_path, make_segment
     cold = pretrain(segs, tmp_path / "c", replace(again, init=None), progress=False)
     # one step at lr ~0: the reconstruction head is new, the encoder is the trained one
     assert cont["heldout_loss"] < cold["heldout_loss"], (first, cont, cold)
-    with pytest.raises(ValueError, match="holds out"):
+    from bci import ConfigError
+
+    with pytest.raises(ConfigError, match="holds out"):
         pretrain(segs, tmp_path / "d", replace(again, seed=3), progress=False)
 
 
