@@ -50,21 +50,15 @@ def _split(
     both sides; a trial counts for the class of its first window.
     """
     if groups is None or len(np.unique(groups)) == len(groups):  # one window per trial
-        val = []
-        for c in np.unique(labels):
-            idx = rng.permutation(np.flatnonzero(labels == c))
-            k = max(1, int(round(len(idx) * val_fraction))) if len(idx) > 1 else 0
-            val.extend(idx[:k])
-        val = np.sort(np.array(val, dtype=np.int64))
-    else:
-        ug, first = np.unique(groups, return_index=True)
-        glabels = labels[first]
-        val_groups = []
-        for c in np.unique(glabels):
-            g = rng.permutation(ug[glabels == c])
-            k = max(1, int(round(len(g) * val_fraction))) if len(g) > 1 else 0
-            val_groups.extend(g[:k])
-        val = np.flatnonzero(np.isin(groups, np.asarray(val_groups, dtype=groups.dtype)))
+        groups = np.arange(len(labels))  # trial = window index: the same draws as per window
+    ug, first = np.unique(groups, return_index=True)
+    glabels = labels[first]
+    val_groups = []
+    for c in np.unique(glabels):
+        g = rng.permutation(ug[glabels == c])
+        k = max(1, int(round(len(g) * val_fraction))) if len(g) > 1 else 0
+        val_groups.extend(g[:k])
+    val = np.flatnonzero(np.isin(groups, np.asarray(val_groups, dtype=groups.dtype)))
     train = np.setdiff1d(np.arange(len(labels)), val)
     return train, val
 

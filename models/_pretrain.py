@@ -182,19 +182,20 @@ def _init_encoder(encoder: FoundationEncoder, path: str, held: list[Segment]) ->
     """
     from bci._errors import ConfigError
 
-    from ._weights import load_checkpoint, load_encoder
+    from ._weights import check_keys, load_checkpoint
 
-    init = load_encoder(path)
-    if init.config.to_dict() != encoder.config.to_dict():
+    ckpt = load_checkpoint(path)
+    if EncoderConfig(**ckpt["config"]).to_dict() != encoder.config.to_dict():
         raise ConfigError(f"--init {path}: its encoder config differs from this run's")
-    seen = set(load_checkpoint(path)["info"].get("train_recordings", []))
+    seen = set(ckpt["info"].get("train_recordings", []))
     leaked = sorted(seen & {g.source for g in held})
     if leaked:
         raise ConfigError(
             f"--init {path} was trained on {len(leaked)} recording(s) this run holds out "
             f"(e.g. {leaked[0]}): use the seed and data of the run that made it"
         )
-    encoder.load_state_dict(init.state_dict())
+    check_keys(encoder, ckpt["state_dict"], str(path))
+    encoder.load_state_dict(ckpt["state_dict"], strict=True)
     logger.info("encoder initialised from %s", path)
 
 
