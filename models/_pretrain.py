@@ -259,6 +259,10 @@ def pretrain(
     from tqdm.auto import tqdm
 
     s = settings or PretrainSettings()
+    if not 0.0 <= s.filter_prob <= 1.0:
+        from bci._errors import ConfigError
+
+        raise ConfigError(f"filter_prob must be a probability in [0, 1], got {s.filter_prob}")
     out = Path(out)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))

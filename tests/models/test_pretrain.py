@@ -86,10 +86,14 @@ def test_continued_pretraining_from_init_and_leak_refused(tmp_path, make_segment
     cold = pretrain(segs, tmp_path / "c", replace(again, init=None), progress=False)
     # one step at lr ~0: the reconstruction head is new, the encoder is the trained one
     assert cont["heldout_loss"] < cold["heldout_loss"], (first, cont, cold)
-    from bci import ConfigError
+    from bci import ConfigError, DecoderError
 
     with pytest.raises(ConfigError, match="holds out"):
         pretrain(segs, tmp_path / "d", replace(again, seed=3), progress=False)
+    with pytest.raises(ConfigError, match="filter_prob"):
+        pretrain(segs, tmp_path / "e", replace(again, filter_prob=1.5), progress=False)
+    with pytest.raises(DecoderError, match="does not exist"):
+        pretrain(segs, tmp_path / "f", replace(again, init=str(tmp_path / "nope.pt")))
 
 
 def test_cache_roundtrip(tmp_path, make_segments):
