@@ -8,6 +8,7 @@ JSON-encoded values. This module imports onnxruntime and numpy only, never torch
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import time
@@ -26,15 +27,15 @@ META_PREFIX = "bci."
 
 
 def default_decoder_path() -> Path:
-    """Where the shipped default decoder lives: ``models/weights/default.onnx``.
+    """Where the shipped default decoder lives: ``bci/models/weights/default.onnx``.
 
-    ``models`` is installed beside ``bci`` (one distribution), so the file is found from
-    this package's location, without importing ``models`` (its ``__init__`` may import
-    torch, which never belongs on the decode path) and without ``importlib`` lookups, which
-    a foreign top-level ``models`` on ``sys.path`` (onnxruntime.transformers adds one)
-    would shadow.
+    The package is located without being imported: ``bci.models`` imports torch, which
+    never belongs on the decode path.
     """
-    return Path(__file__).resolve().parents[1] / "models" / "weights" / "default.onnx"
+    spec = importlib.util.find_spec("bci.models")
+    if spec is None or not spec.submodule_search_locations:
+        raise DecoderError("bci.models is not installed: reinstall bci-runtime")
+    return Path(next(iter(spec.submodule_search_locations))) / "weights" / "default.onnx"
 
 
 def resolve_decoder_path(path: str | Path) -> Path:

@@ -102,7 +102,7 @@ def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
     from ._child import ChildProcess
 
     child = ChildProcess(
-        "devices.simulated",
+        "bci.devices.simulated",
         [config.model_dump_json()],
         f"the simulated participant {config.name!r}",
     )
@@ -117,7 +117,7 @@ class _Sources:
         self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
 
     def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
-        from devices import SourceLSL
+        from bci.devices import SourceLSL
 
         names: list[str] = []
         for i, src in enumerate(config.sources):
@@ -132,13 +132,13 @@ class _Sources:
                     )
                 )
             elif kind == "brainflow":
-                from devices._brainflow import BoardBrainFlow
+                from bci.devices._brainflow import BoardBrainFlow
 
                 board = BoardBrainFlow(src.board, src.params, src.name).start()
                 self.producers.append(board)
                 names.extend(spec.name for spec in board.specs[:1])
             elif kind == "replay":
-                from devices import ReplayLSL
+                from bci.devices import ReplayLSL
 
                 player = ReplayLSL(
                     src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
@@ -177,7 +177,7 @@ class _Sources:
 
 def _protocol_sources(names: tuple[str, ...], exclude: set[str]) -> list[Any]:
     """Connected SourceLSL for each protocol stream (markers, descriptions, truth) visible now."""
-    from devices import SourceLSL, list_streams
+    from bci.devices import SourceLSL, list_streams
 
     visible = {s.name for s in list_streams(timeout=1.0)}
     out = [SourceLSL(name=n, timeout=5.0) for n in names if n in visible and n not in exclude]
@@ -213,7 +213,7 @@ def run_session(
     Returns
     -------
     SessionResult | Path
-        The result; a closed-loop session returns ``stimuli.run_closed_loop``'s report dir.
+        The result; a closed-loop session returns ``bci.stimuli.run_closed_loop``'s report dir.
 
     Raises
     ------
@@ -222,7 +222,7 @@ def run_session(
     """
     duration = duration if duration is not None else config.duration
     if config.closed_loop is not None:
-        import stimuli
+        from bci import stimuli
 
         return stimuli.run_closed_loop(config, duration)
     return asyncio.run(_run(config, duration, decoder, on_metrics, handle_signals))

@@ -141,7 +141,7 @@ class Signal:
 
 @dataclass
 class Recording:
-    """Every stream of one file: the result of ``devices.read_recording``.
+    """Every stream of one file: the result of ``bci.devices.read_recording``.
 
     Parameters
     ----------

@@ -6,7 +6,7 @@ Everything here produces or consumes the core types of :mod:`bci` (``StreamSpec`
 
 from __future__ import annotations
 
-from . import simulated  # the simulated participant (devices.simulated)
+from . import simulated  # the simulated participant (bci.devices.simulated)
 from ._brainflow import BoardBrainFlow, board_id, list_boards
 from ._lsl import (
     MarkerOutletLSL,

@@ -68,7 +68,7 @@ def read_text(
     mapping: CSVMapping | dict | str | os.PathLike | None = None,
     sfreq: float | None = None,
 ) -> Recording:
-    """Read a delimited text recording (see :func:`devices.read_recording`)."""
+    """Read a delimited text recording (see :func:`bci.devices.read_recording`)."""
     m = load_mapping(mapping)
     if m is None or m.layout == "auto":
         layout = detect_layout(path)

@@ -82,14 +82,14 @@ class ReplayLSL:
     Parameters
     ----------
     path : path-like
-        Any file :func:`devices.read_recording` reads.
+        Any file :func:`bci.devices.read_recording` reads.
     speed : float
         1.0 is real time; 10 plays ten times faster (timestamps compressed, nominal
         rates unchanged).
     loop : bool
         Start again after the end (the schedule continues; no reset of the clock).
     mapping, sfreq
-        Passed to :func:`devices.read_recording` for text files.
+        Passed to :func:`bci.devices.read_recording` for text files.
     source_prefix : str
         Prepended to every source id (lets tests and parallel replays tell copies apart).
     period : float

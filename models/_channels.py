@@ -5,7 +5,7 @@ The encoder accepts any channel set. A channel whose (normalised) name is a 10-2
 has it. Any other name (``ch3``, ``EMG5``, ``Right AUX``...) falls back to a
 *generic* slot chosen by its index in the device's channel list, so an 8-pod EMG
 armband gets ``GEN1..GEN8``; a per-device read-in layer (NDT-stitch style, see
-:class:`models.ReadIn`) learns how such a device maps onto the shared space.
+:class:`bci.models.ReadIn`) learns how such a device maps onto the shared space.
 """
 
 from __future__ import annotations

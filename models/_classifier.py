@@ -3,7 +3,7 @@
 A classifier is ``WindowNorm -> ReadIn -> FoundationEncoder -> mean-pool -> head ->
 softmax``; its input is what the runtime hands the decoder (microvolts,
 ``(batch, n_channels, n_times)`` at ``sfreq``) and its output class probabilities, so it
-exports directly to the decoder ONNX contract (:func:`models.export_onnx`).
+exports directly to the decoder ONNX contract (:func:`bci.models.export_onnx`).
 
 Head features (:data:`POOLINGS`): ``"last"`` mean-pools the last layer's tokens;
 ``"layers"`` concatenates the mean-pooled tokens of every transformer block (multi-layer
@@ -35,7 +35,7 @@ from ._encoder import (
 
 logger = logging.getLogger(__name__)
 
-#: Fine-tuning strategies accepted by :func:`build_classifier` and :func:`models.fit`.
+#: Fine-tuning strategies accepted by :func:`build_classifier` and :func:`bci.models.fit`.
 STRATEGIES = ("linear_probe", "readin", "full", "scratch")
 #: Head features accepted by :func:`build_classifier` (see the module notes).
 POOLINGS = ("last", "layers")
@@ -80,7 +80,7 @@ class EncoderClassifier(nn.Module):
     n_classes : int
         Number of outputs.
     strategy : str
-        One of :data:`STRATEGIES`; decides which parameters :func:`models.fit` trains.
+        One of :data:`STRATEGIES`; decides which parameters :func:`bci.models.fit` trains.
     classes : sequence of str | None
         Class names (``bci.classes``); default ``"0".."n_classes-1"``.
     pooling : {"last", "layers"}
@@ -193,13 +193,13 @@ def build_classifier(
     Parameters
     ----------
     encoder : FoundationEncoder | None
-        A pretrained encoder (:func:`models.load_encoder`). ``None`` loads the shipped
+        A pretrained encoder (:func:`bci.models.load_encoder`). ``None`` loads the shipped
         default weights, except for ``strategy="scratch"``, which builds a fresh encoder.
     ch_names : sequence of str
         Channel labels of the input rows; 10-05 names share pretrained embeddings.
     sfreq : float
         Input rate (Hz). The encoder was pretrained at 250 Hz: resample to it
-        (:func:`models.resample`) for the pretrained strategies; another rate is accepted
+        (:func:`bci.models.resample`) for the pretrained strategies; another rate is accepted
         with a warning.
     n_times : int
         Window length in samples.
@@ -221,7 +221,7 @@ def build_classifier(
     Returns
     -------
     EncoderClassifier
-        Outputs class probabilities; :func:`models.fit` trains it.
+        Outputs class probabilities; :func:`bci.models.fit` trains it.
     """
     _check_strategy(strategy)
     _check_pooling(pooling)
@@ -238,13 +238,13 @@ def build_classifier(
         encoder = load_encoder("default")
     if not isinstance(encoder, FoundationEncoder):
         raise ConfigError(
-            f"build_classifier needs a models.FoundationEncoder, got {type(encoder).__name__}; "
-            "braindecode encoders are built with models.build_braindecode"
+            f"build_classifier needs a bci.models.FoundationEncoder, got {type(encoder).__name__}; "
+            "braindecode encoders are built with bci.models.build_braindecode"
         )
     if strategy != "scratch" and abs(float(sfreq) - MODEL_SFREQ) > 1e-6:
         logger.warning(
             "sfreq=%.1f Hz but the encoder was pretrained at %.0f Hz; resample the windows "
-            "(models.resample) for the best transfer",
+            "(bci.models.resample) for the best transfer",
             sfreq,
             MODEL_SFREQ,
         )

@@ -1,4 +1,4 @@
-"""Pretraining data: recordings read through ``devices.read_recording``, resampled to 250 Hz."""
+"""Pretraining data: recordings read through ``bci.devices.read_recording``, resampled to 250 Hz."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def find_files(paths: Sequence[str | Path]) -> list[Path]:
 def load_segments(paths: Sequence[str | Path], min_seconds: float = 4.0) -> list[Segment]:
     """Read every EEG/EMG stream of the recordings under ``paths``.
 
-    Files are read only through :func:`devices.read_recording`; files it cannot read
+    Files are read only through :func:`bci.devices.read_recording`; files it cannot read
     (README text, lists) are skipped with a warning. Streams typed EEG/EMG (by stream
     type or channel types) are kept, resampled to 250 Hz; non-finite samples are set to 0.
 
@@ -103,7 +103,7 @@ def load_segments(paths: Sequence[str | Path], min_seconds: float = 4.0) -> list
     -------
     list of Segment
     """
-    from devices import read_recording
+    from bci.devices import read_recording
 
     segments = []
     for f in find_files(paths):
@@ -148,7 +148,7 @@ def load_segments(paths: Sequence[str | Path], min_seconds: float = 4.0) -> list
 def simulated_segments(minutes: float, seed: int = 1000) -> list[Segment]:
     """Simulated participant EEG (default SSVEP paradigm) as extra pretraining data."""
     from bci.config import SimulatedSourceConfig
-    from devices.simulated import simulate
+    from bci.devices.simulated import simulate
 
     rec, _ = simulate(SimulatedSourceConfig(seed=seed), duration=60.0 * minutes)
     sig = rec.signals[0]

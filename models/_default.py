@@ -1,7 +1,7 @@
 """The default decoder of ``bci run``: the encoder fine-tuned on the simulated SSVEP paradigm.
 
-``python -m models._default -o models/weights`` rebuilds ``models/weights/default.onnx``:
-simulated participants (``devices.simulated.simulate``, default 16-channel montage at
+``python -m bci.models._default -o models/weights`` rebuilds ``models/weights/default.onnx``:
+simulated participants (``bci.devices.simulated.simulate``, default 16-channel montage at
 250 Hz, default SSVEP paradigm 8/10/12/15 Hz, 2 s on / 1 s rest) are filtered causally
 the way the runtime will (:data:`PREPROCESS`), cut into 1 s windows, and the shipped
 encoder is fine-tuned (``full``); accuracy is measured on a participant seed never
@@ -63,7 +63,7 @@ def ssvep_windows(
     ch_names : list of str
     """
     from bci.config import SimulatedSourceConfig
-    from devices.simulated import SSVEP_FREQUENCIES, simulate
+    from bci.devices.simulated import SSVEP_FREQUENCIES, simulate
 
     classes = [f"{float(f):.1f}" for f in SSVEP_FREQUENCIES] + ["rest"]
     X, y = [], []
@@ -160,7 +160,7 @@ def build_default(
 
 
 def main() -> None:
-    """``python -m models._default -o DIR``."""
+    """``python -m bci.models._default -o DIR``."""
     import argparse
 
     ap = argparse.ArgumentParser(description="build the default SSVEP decoder")

@@ -13,7 +13,7 @@ Tokens
 ------
 Each channel is cut into non-overlapping patches of :attr:`EncoderConfig.patch` samples
 (0.2 s at 250 Hz); a linear patch embedding plus a learned channel embedding (one per
-10-05 name, :mod:`models._channels`) plus a learned time-position embedding make one
+10-05 name, :mod:`bci.models._channels`) plus a learned time-position embedding make one
 token per (channel, patch). All tokens attend to each other (full attention over
 ``n_channels * n_patches`` tokens); 16 ch x 1 s is 80 tokens.
 """
@@ -159,7 +159,7 @@ class FoundationEncoder(nn.Module):
     -----
     ``forward(x, ch_idx, mask=None)`` takes *normalised* signals ``(batch, n_channels,
     n_times)`` with ``n_times`` a multiple of ``config.patch``, the vocabulary indices of
-    the channels ``(n_channels,)`` (:func:`models.channel_indices`) and an optional boolean
+    the channels ``(n_channels,)`` (:func:`bci.models.channel_indices`) and an optional boolean
     token mask ``(batch, n_channels, n_patches)`` (True = hidden, replaced by a learned mask
     token; used by pretraining). It returns tokens ``(batch, n_channels, n_patches, dim)``.
     """
@@ -201,7 +201,7 @@ class FoundationEncoder(nn.Module):
 
         The last entry has the final layer norm applied (it equals :meth:`forward`'s output,
         flattened); the others are the residual stream between blocks. Used for multi-layer
-        probing (:class:`models.EncoderClassifier` with ``pooling="layers"``).
+        probing (:class:`bci.models.EncoderClassifier` with ``pooling="layers"``).
         """
         tok = self._embed(x, ch_idx, None)
         out = []

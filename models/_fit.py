@@ -90,7 +90,7 @@ def fit(
     Parameters
     ----------
     model : EncoderClassifier | torch.nn.Module
-        From :func:`models.build_classifier` (or any module with a ``logits`` method,
+        From :func:`bci.models.build_classifier` (or any module with a ``logits`` method,
         or whose ``forward`` returns logits).
     X : ndarray, shape (n_windows, n_channels, n_times)
         Windows in microvolts at the model's ``sfreq``.

@@ -2,7 +2,7 @@
 
 Windows of ``window`` seconds are cut at random from the recordings (250 Hz), with a
 random subset of at most ``max_channels`` channels, normalised in the graph's way
-(:class:`models.WindowNorm`). Tokens (channel x 0.2 s patch) are hidden by three kinds of
+(:class:`bci.models.WindowNorm`). Tokens (channel x 0.2 s patch) are hidden by three kinds of
 mask at once: random tokens, whole channels (reconstruct a channel from its neighbours)
 and whole time patches (reconstruct a moment from its context). A linear head rebuilds
 the hidden patches; the loss is their mean squared error.
@@ -238,10 +238,10 @@ def pretrain(
     Parameters
     ----------
     segments : list of Segment
-        Recordings at 250 Hz (:func:`models.load_segments`).
+        Recordings at 250 Hz (:func:`bci.models.load_segments`).
     out : path-like
         Output folder: ``last.pt`` (resumable checkpoint), ``encoder.pt`` (the encoder, for
-        :func:`models.load_encoder`), ``loss_curve.png``, ``metrics.json``.
+        :func:`bci.models.load_encoder`), ``loss_curve.png``, ``metrics.json``.
     settings : PretrainSettings | None
         Steps, batch, masking, seed...
     resume : bool
@@ -424,7 +424,7 @@ def pretrain(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m models._pretrain --data CACHE.npz|PATHS -o DIR``: for machines without the CLI."""
+    """``python -m bci.models._pretrain --data CACHE.npz|PATHS -o DIR``: for machines without the CLI."""
     import argparse
 
     from ._data import load_cache, load_segments

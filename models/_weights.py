@@ -144,7 +144,7 @@ def save_classifier(model: torch.nn.Module, path: str | Path, metadata: dict | N
     Parameters
     ----------
     model : EncoderClassifier | BraindecodeClassifier
-        From :func:`models.build_classifier` or :func:`models.build_braindecode`.
+        From :func:`bci.models.build_classifier` or :func:`bci.models.build_braindecode`.
     path : path-like
         Output ``.pt`` file.
     metadata : dict | None
@@ -229,7 +229,7 @@ def load_classifier(path: str | Path) -> tuple[torch.nn.Module, dict]:
     else:
         raise DecoderError(
             f"{path} is not a decoder checkpoint (kind {kind!r}); write one with "
-            "models.save_classifier"
+            "bci.models.save_classifier"
         )
     check_keys(model, ck["state_dict"], str(path))
     model.load_state_dict(ck["state_dict"], strict=True)

@@ -1,6 +1,6 @@
 """Closed-loop stimuli: in-silico visual model, optimizer, safety limiter, PsychoPy presenter.
 
-``import stimuli`` does not import torch or PsychoPy; the modules that need them import them
+``import bci.stimuli`` does not import torch or PsychoPy; the modules that need them import them
 when used.
 """
 

@@ -26,12 +26,12 @@ class LiveParticipant:
     """
 
     def __init__(self, source, cl: ClosedLoopConfig, bufsize: float = 120.0):
-        from devices import SourceLSL
+        from bci.devices import SourceLSL
 
         self.cl = cl
         self.sim = None
         if getattr(source, "kind", None) == "simulated":
-            from devices.simulated._live import SimulatedParticipant
+            from bci.devices.simulated._live import SimulatedParticipant
 
             cfg = source.model_copy(
                 update={

@@ -7,7 +7,7 @@ Every stimulus passes the safety limiter first; its record goes into the descrip
 
 Participants:
 
-- ``offline``: the simulated participant's deterministic ``devices.simulated.simulate`` API,
+- ``offline``: the simulated participant's deterministic ``bci.devices.simulated.simulate`` API,
   one call per round (fast, no window). Its hidden visual model is never imported here: the
   loop only sees the EEG it returns.
 - ``live``: the PsychoPy presenter (own process) shows the stimuli with flip-stamped markers
@@ -172,10 +172,10 @@ class LoopResult:
 
 # -- participants ------------------------------------------------------------------------
 class OfflineParticipant:
-    """The simulated participant through ``devices.simulated.simulate`` (no LSL, no window)."""
+    """The simulated participant through ``bci.devices.simulated.simulate`` (no LSL, no window)."""
 
     def __init__(self, source_config, cl: ClosedLoopConfig, seed: int = 0):
-        from devices.simulated import simulate  # the public offline API only
+        from bci.devices.simulated import simulate  # the public offline API only
 
         self._simulate = simulate
         self.source = source_config

@@ -140,7 +140,7 @@ class FlickerParam(nn.Module):
     """Temporal flicker of an image: frequency (fixed or free), phase and modulation depth.
 
     ``frames(img)`` returns ``(n_frames, h, w) = bg + (img - bg) * (1 - depth (1 - cos(2 pi f t + phase)) / 2)``,
-    the same formula the presenter and :meth:`stimuli.Stimulus.render` use.
+    the same formula the presenter and :meth:`bci.stimuli.Stimulus.render` use.
     """
 
     def __init__(

@@ -84,7 +84,7 @@ def _window_process(
     from psychopy import event, visual
 
     from bci import SafetyError
-    from devices import MarkerOutletLSL
+    from bci.devices import MarkerOutletLSL
 
     from ._safety import SafetyLimiter, SequenceGuard
 

@@ -6,17 +6,12 @@ Area-specific fixtures live in ``tests/<area>/conftest.py``.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# pytest puts tests/ on sys.path, where tests/models/ would shadow the `models` package
-# as a namespace package; the repository root first makes `import models` the real one.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 TEST_DATA = ROOT / "tests" / "data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -71,7 +71,7 @@ def run(
     """
     from bci.config._calibration import CalibrationConfig
     from bci.config._load import load_config
-    from models.calibration import calibrate
+    from bci.models.calibration import calibrate
 
     results = []
     todo = scenarios()
@@ -193,7 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for name in ("models", "onnx_ir", "onnxscript", "bci._decoder", "models.calibration._evaluate"):
+    for name in (
+        "bci.models",
+        "onnx_ir",
+        "onnxscript",
+        "bci._decoder",
+        "bci.models.calibration._evaluate",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))

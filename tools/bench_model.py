@@ -65,7 +65,7 @@ def run(quick: bool = False) -> list[dict]:
     import onnxruntime as ort
     import torch
 
-    import models
+    from bci import models
 
     n, warm = (200, 20) if quick else (2000, 100)
     torch.set_num_threads(1)

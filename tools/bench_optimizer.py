@@ -32,8 +32,8 @@ def _machine(device: str) -> str:
 def _steps_per_s(front: str, model_size: int, device: str, steps: int, stim: int = 128) -> float:
     import numpy as np
 
-    from stimuli._insilico import InSilicoModel, load_front_end
-    from stimuli._optimize import GradientOptimizer, make_objective
+    from bci.stimuli._insilico import InSilicoModel, load_front_end
+    from bci.stimuli._optimize import GradientOptimizer, make_objective
 
     model = InSilicoModel(load_front_end(front, model_size), 1)
     rng = np.random.default_rng(0)
@@ -77,8 +77,8 @@ def run(quick: bool = False) -> list[dict]:
     torch.set_num_threads(cfg.optimizer.threads)
     import numpy as np
 
-    from stimuli._insilico import build_model
-    from stimuli._optimize import GradientOptimizer, make_objective
+    from bci.stimuli._insilico import build_model
+    from bci.stimuli._optimize import GradientOptimizer, make_objective
 
     model = build_model(cfg.model)
     n = cfg.model.image_size

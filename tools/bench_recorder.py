@@ -4,7 +4,7 @@ Scenarios
 ---------
 ``record_256ch_2kHz``
     A separate process publishes 256 float32 channels at 2 kHz (channel 0 is a sample
-    counter, pushed every 10 ms on an absolute schedule). ``devices.RecordLSL`` records
+    counter, pushed every 10 ms on an absolute schedule). ``bci.devices.RecordLSL`` records
     it to XDF for N seconds (600 in the full run, 20 in ``quick``). The file is then
     parsed chunk by chunk (numpy, not pyxdf: the full run writes ~1.2 GB) and the
     counter must be contiguous: ``lost`` is the number of missing counter values.
@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 _PUBLISHER = """
 import sys, time, numpy as np, pylsl
 from bci import StreamSpec
-from devices import OutletLSL
+from bci.devices import OutletLSL
 name, n_ch, sfreq, dur = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 spec = StreamSpec(name, "EEG", name, sfreq, ("counter",) + tuple(f"ch{k}" for k in range(1, n_ch)))
 out = OutletLSL(spec, max_buffered=30)
@@ -66,7 +66,7 @@ def machine() -> str:
 
 def count_xdf_samples(path: Path, stream_name: str) -> np.ndarray:
     """Counter channel of one float32 stream, read straight from the XDF chunks."""
-    from devices._readers import scan_xdf
+    from bci.devices._readers import scan_xdf
 
     chunks = scan_xdf(path)
     counters: list[np.ndarray] = []
@@ -101,7 +101,7 @@ def bench_record(seconds: float, n_ch: int = 256, sfreq: float = 2000.0) -> dict
     """Record a synthetic high-rate outlet; check the counter; report CPU use."""
     import psutil
 
-    from devices import RecordLSL
+    from bci.devices import RecordLSL
 
     name = f"bench-rec-{os.getpid()}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,7 +146,7 @@ def bench_replay_drift(seconds: float) -> dict:
     """Replay at 1x and measure how the wake-ups follow the absolute schedule."""
     from bci import StreamSpec
     from bci._recorder import RecorderXDF
-    from devices import ReplayLSL
+    from bci.devices import ReplayLSL
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "drift.xdf"

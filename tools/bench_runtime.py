@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from devices.simulated import DEFAULT_EEG_MONTAGE  # noqa: E402 - after the sys.path set-up
+from bci.devices.simulated import DEFAULT_EEG_MONTAGE  # noqa: E402 - after the sys.path set-up
 
 logger = logging.getLogger("bench_runtime")
 
@@ -192,7 +192,7 @@ def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
 
     from bci._decoder import DecoderONNX
     from bci._runtime import Budgets, Engine, EngineSettings
-    from devices import SourceLSL
+    from bci.devices import SourceLSL
 
     settings = EngineSettings(
         session="bench",

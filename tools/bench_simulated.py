@@ -2,12 +2,12 @@
 
 Scenarios:
 
-- ``offline``: ``devices.simulated.simulate`` speed (seconds of signal per second of CPU) for
+- ``offline``: ``bci.devices.simulated.simulate`` speed (seconds of signal per second of CPU) for
   the default EEG (16 ch @ 250 Hz, SSVEP paradigm) and EMG (16 ch @ 2 kHz, gestures);
 - ``render``: cost of one 20 ms live chunk (median / p99) for EEG 16 @ 250 Hz,
   EEG 32 @ 1 kHz and EMG 16 @ 2 kHz;
 - ``live``: the participant on real LSL: transport (``t_pull - newest sample stamp``) seen by a
-  ``devices.SourceLSL`` polling every 4 ms, timestamp-step error, and lost samples.
+  ``bci.devices.SourceLSL`` polling every 4 ms, timestamp-step error, and lost samples.
 
 Usage: ``python tools/bench_simulated.py [--quick]`` or ``bci bench --only simulated``.
 """
@@ -36,7 +36,7 @@ def _machine() -> str:
 
 def _offline(quick: bool) -> list[dict]:
     from bci.config import SimulatedSourceConfig
-    from devices.simulated import simulate
+    from bci.devices.simulated import simulate
 
     out = []
     for label, cfg, dur in (
@@ -63,7 +63,7 @@ def _offline(quick: bool) -> list[dict]:
 
 def _render(quick: bool) -> list[dict]:
     from bci.config import SimulatedSourceConfig
-    from devices.simulated._offline import make_engine
+    from bci.devices.simulated._offline import make_engine
 
     out = []
     for label, cfg in (
@@ -94,8 +94,8 @@ def _live(quick: bool) -> list[dict]:
     import pylsl
 
     from bci.config import SimulatedSourceConfig
-    from devices import SourceLSL
-    from devices.simulated import SimulatedParticipant
+    from bci.devices import SourceLSL
+    from bci.devices.simulated import SimulatedParticipant
 
     uid = uuid.uuid4().hex[:8]
     cfg = SimulatedSourceConfig(

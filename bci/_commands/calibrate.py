@@ -110,7 +110,7 @@ def calibrate(
                     err=True,
                 )
                 raise typer.Exit(1)
-            from models.calibration._live import record_simulated
+            from bci.models.calibration._live import record_simulated
 
             data = [
                 record_simulated(
@@ -119,7 +119,7 @@ def calibrate(
             ]
         if not data:
             raise ConfigError("no recording given: pass at least one file with --data")
-        from models.calibration import calibrate as run
+        from bci.models.calibration import calibrate as run
 
         res = run(
             [str(p) for p in data],

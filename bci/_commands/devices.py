@@ -16,7 +16,7 @@ def devices(
     ] = True,
 ) -> None:
     """List BrainFlow boards (id, name, rate, EEG channels) and the LSL streams on the network."""
-    from devices import list_boards, list_streams
+    from bci.devices import list_boards, list_streams
 
     with cli_errors():
         if boards:

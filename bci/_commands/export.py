@@ -12,13 +12,13 @@ from ._common import cli_errors
 
 def export(
     checkpoint: Path = typer.Argument(
-        ..., help="Decoder checkpoint written by models.save_classifier (.pt)."
+        ..., help="Decoder checkpoint written by bci.models.save_classifier (.pt)."
     ),
     out: Path = typer.Option(..., "-o", "--out", help="Output .onnx file."),
 ) -> None:
     """Export a decoder checkpoint to ONNX with metadata; fails unless onnxruntime equals torch (1e-4, batch 1 and 8)."""
     with cli_errors():
-        from models import export_onnx, load_classifier
+        from bci.models import export_onnx, load_classifier
 
         model, metadata = load_classifier(checkpoint)
         path = export_onnx(model, out, metadata)

@@ -14,7 +14,7 @@ def pretrain(
     data: list[Path] = typer.Option(
         ...,
         "--data",
-        help="Recordings or folders (any format devices.read_recording reads), "
+        help="Recordings or folders (any format bci.devices.read_recording reads), "
         "or one .npz cache written by --cache.",
     ),
     more: list[Path] | None = typer.Argument(
@@ -62,9 +62,9 @@ def pretrain(
     Runs under torchrun for several GPUs/nodes: `torchrun --nproc-per-node 4 $(which bci) pretrain ...`.
     """
     with cli_errors():
-        from models._data import load_cache, load_segments, save_cache, simulated_segments
-        from models._pretrain import PretrainSettings
-        from models._pretrain import pretrain as run_pretrain
+        from bci.models._data import load_cache, load_segments, save_cache, simulated_segments
+        from bci.models._pretrain import PretrainSettings
+        from bci.models._pretrain import pretrain as run_pretrain
 
         data = list(data) + list(more or [])
         if len(data) == 1 and data[0].suffix == ".npz":

@@ -28,7 +28,7 @@ def record(
     """Record LSL streams (every one visible, or those named) to XDF with clock offsets and gap events."""
     import logging
 
-    from devices import RecordLSL
+    from bci.devices import RecordLSL
 
     log = logging.getLogger("bci.record")
     with cli_errors():

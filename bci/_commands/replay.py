@@ -36,7 +36,7 @@ def replay(
     """Replay every stream of FILE on LSL with its original names, types, labels, rate and markers."""
     import logging
 
-    from devices import ReplayLSL
+    from bci.devices import ReplayLSL
 
     log = logging.getLogger("bci.replay")
     with cli_errors():

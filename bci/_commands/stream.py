@@ -46,14 +46,14 @@ def stream(
             key, value = item.split("=", 1)
             params[key.strip()] = value.strip()
         if board == "simulated":
-            from devices.simulated import SimulatedParticipant  # lazy: the sim's package
+            from bci.devices.simulated import SimulatedParticipant  # lazy: the sim's package
 
             from ..config import SimulatedSourceConfig
 
             cfg = SimulatedSourceConfig(**({"name": name} if name else {}), **params)
             source = SimulatedParticipant(cfg)
         else:
-            from devices import BoardBrainFlow
+            from bci.devices import BoardBrainFlow
 
             source = BoardBrainFlow(board, params=params, name=name)
             for s in source.specs:

@@ -45,7 +45,7 @@ PAYLOAD_VERSION = 1
 
 
 class Source(Protocol):
-    """What the engine needs from a source (``devices.SourceLSL``, contract 1)."""
+    """What the engine needs from a source (``bci.devices.SourceLSL``, contract 1)."""
 
     spec: StreamSpec
     lost_samples: int
@@ -328,7 +328,7 @@ class Engine:
         )
         self._out_decision = self._out_stamps = None
         if s.lsl_outputs:
-            from devices import OutletLSL  # the wiring layer's LSL outlet (contract 1)
+            from bci.devices import OutletLSL  # the wiring layer's LSL outlet (contract 1)
 
             self._out_decision = OutletLSL(self.decision_spec)
             self._out_stamps = OutletLSL(self.stamps_spec)

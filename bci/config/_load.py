@@ -101,7 +101,7 @@ SCHEMAS: dict[str, str] = {
     "calibration": "bci.config._calibration:CalibrationConfig",
     # The column layout of text recordings belongs to the file readers; named by path so that
     # nothing under bci/ imports devices/ unless a replay_*.yaml is actually validated.
-    "replay-mapping": "devices._readers_mapping:CSVMapping",
+    "replay-mapping": "bci.devices._readers_mapping:CSVMapping",
 }
 
 #: File-name prefixes that select a schema (``configs/calibrate_muse-ssvep.yaml``); anything

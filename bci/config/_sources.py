@@ -10,7 +10,7 @@ from ._base import ConfigModel
 
 
 class SimulatedSourceConfig(ConfigModel):
-    """The simulated participant (a virtual headset on LSL); see ``devices.simulated``.
+    """The simulated participant (a virtual headset on LSL); see ``bci.devices.simulated``.
 
     ``mode: emg`` defaults to 8 channels at 1000 Hz; ``mode: eeg`` to the 16-channel
     montage at 250 Hz. Ranges: EEG 8-32 channels at 250-1000 Hz, EMG 8-16 channels at

@@ -1,4 +1,4 @@
-"""``python -m devices.simulated CONFIG_JSON``: the simulated participant in a process of its own.
+"""``python -m bci.devices.simulated CONFIG_JSON``: the simulated participant in a process of its own.
 
 ``CONFIG_JSON`` is a :class:`bci.config.SimulatedSourceConfig` as JSON. The participant runs
 until stdin closes (:func:`bci._child.serve`); sessions start it this way so that its signal

@@ -91,7 +91,7 @@ class ScheduleLSL:
         """Create the outlets and start publishing (idempotent)."""
         if self._thread is not None:
             return self
-        from devices._lsl import MarkerOutletLSL
+        from bci.devices._lsl import MarkerOutletLSL
 
         self._out_m = MarkerOutletLSL(self.markers, "Markers", f"{self.markers}-schedule")
         self._out_s = MarkerOutletLSL(
@@ -148,7 +148,7 @@ class SimulatedParticipant:
     Examples
     --------
     >>> sim = SimulatedParticipant(SimulatedSourceConfig(paradigm="ssvep")).start()
-    >>> ...  # resolve "bci-sim" with devices.SourceLSL(name="bci-sim")
+    >>> ...  # resolve "bci-sim" with bci.devices.SourceLSL(name="bci-sim")
     >>> sim.stop()
     """
 
@@ -182,7 +182,7 @@ class SimulatedParticipant:
         """Create the outlets, start listening and publishing (idempotent)."""
         if self._threads:
             return self
-        from devices._lsl import MarkerOutletLSL, OutletLSL
+        from bci.devices._lsl import MarkerOutletLSL, OutletLSL
 
         cfg = self.config
         self._outlet = OutletLSL(self.spec, chunk_size=self.n_chunk)

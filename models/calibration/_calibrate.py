@@ -114,7 +114,7 @@ def calibrate(
     Parameters
     ----------
     paths : list of path-like
-        Recordings (any format ``devices.read_recording`` reads).
+        Recordings (any format ``bci.devices.read_recording`` reads).
     config : CalibrationConfig
         Paradigm, mapping, epoching, strategies.
     out_dir : path-like

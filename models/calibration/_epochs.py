@@ -89,8 +89,8 @@ class Trials:
 
 
 def read(path: str | Path, config: CalibrationConfig) -> Recording:
-    """Read one recording through ``devices.read_recording`` (contract 3)."""
-    from devices import read_recording
+    """Read one recording through ``bci.devices.read_recording`` (contract 3)."""
+    from bci.devices import read_recording
 
     return read_recording(path, sfreq=config.sfreq) if config.sfreq else read_recording(path)
 

@@ -31,7 +31,7 @@ def export_model(
     The decoder's input channels are named as in the recording (what the runtime sees on the
     stream); ``bci.montage`` maps each to its electrode position.
     """
-    import models
+    from bci import models
 
     module = estimator.to_torch()
     if name == "features":

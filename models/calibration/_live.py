@@ -1,7 +1,7 @@
 """Calibration data without a headset: the simulated participant runs the paradigm, we record it.
 
 ``bci calibrate --live`` uses this when no presenter/headset is wired in: the headless
-paradigm schedule (contract 6) drives ``devices.simulated.simulate`` (virtual time, so a
+paradigm schedule (contract 6) drives ``bci.devices.simulated.simulate`` (virtual time, so a
 2-minute paradigm takes seconds), the result is written to XDF with ``bci._recorder.RecorderXDF``
 exactly as a live session would be, and that file is calibrated like any other recording.
 """
@@ -40,7 +40,7 @@ def record_simulated(
     from bci import StreamSpec
     from bci._recorder import RecorderXDF
     from bci.config import SimulatedSourceConfig
-    from devices.simulated import simulate
+    from bci.devices.simulated import simulate
 
     mode = "emg" if paradigm == "gestures" else "eeg"
     rec, _truth = simulate(SimulatedSourceConfig(paradigm=paradigm, mode=mode, seed=seed), duration)

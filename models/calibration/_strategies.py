@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 PROBE_EPOCHS, PROBE_PATIENCE = 100, 10
 #: Learning rate of encoder and read-in relative to the head, per strategy.
 ENCODER_LR_SCALE = {"linear_probe": 1.0, "readin": 1.0, "full": 0.1, "scratch": 1.0}
-#: Head features of every strategy (:data:`models.POOLINGS`).
+#: Head features of every strategy (:data:`bci.models.POOLINGS`).
 POOLING = "layers"
 
 _ENCODER: dict[str, object] = {}
@@ -49,7 +49,7 @@ def pretrained_encoder(path: str = "default") -> object | None:
     cannot be loaded is an error (:class:`bci.DecoderError`), not a silent skip.
     """
     if path not in _ENCODER:
-        import models
+        from bci import models
 
         try:
             _ENCODER[path] = models.load_encoder(path)
@@ -96,7 +96,7 @@ class FoundationStrategy:
     seed : int
         Seed of the split, shuffling and initialisation.
     pooling : {"layers", "last"}
-        Head features (:data:`models.POOLINGS`); default :data:`POOLING`.
+        Head features (:data:`bci.models.POOLINGS`); default :data:`POOLING`.
     encoder : str
         Pretrained encoder (:func:`pretrained_encoder`): ``"default"`` or an ``encoder.pt``.
     """
@@ -150,7 +150,7 @@ class FoundationStrategy:
         """
         import torch
 
-        import models
+        from bci import models
 
         torch.set_num_threads(1)
         self.model_sfreq = float(models.MODEL_SFREQ)

@@ -55,8 +55,8 @@ def test_config_rejects_bad_values() -> None:
 
 
 def test_ssvep_epochs_and_fbcca(ssvep_files: list[Path]) -> None:
-    from models.calibration import load_trials, make_baseline, make_folds
-    from models.calibration._evaluate import cross_validate
+    from bci.models.calibration import load_trials, make_baseline, make_folds
+    from bci.models.calibration._evaluate import cross_validate
 
     cfg = _cfg("muse-ssvep")
     trials = load_trials(ssvep_files, cfg)
@@ -82,7 +82,7 @@ def test_calibrate_ssvep_end_to_end(ssvep_files: list[Path], tmp_path: Path) -> 
     import onnx
 
     from bci._decoder import DecoderONNX
-    from models.calibration import calibrate, load_trials
+    from bci.models.calibration import calibrate, load_trials
 
     cfg = _cfg("muse-ssvep", strategies=["features"], user="alice", sessions="none")
     res = calibrate(ssvep_files, cfg, tmp_path, progress=False)
@@ -101,7 +101,7 @@ def test_calibrate_ssvep_end_to_end(ssvep_files: list[Path], tmp_path: Path) -> 
     meta = {
         p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "model.onnx")).metadata_props
     }
-    from models._export import REQUIRED_KEYS
+    from bci.models._export import REQUIRED_KEYS
 
     for key in (*REQUIRED_KEYS, "user", "paradigm", "montage"):
         assert f"bci.{key}" in meta, key
@@ -110,7 +110,7 @@ def test_calibrate_ssvep_end_to_end(ssvep_files: list[Path], tmp_path: Path) -> 
     assert meta["bci.preprocess"] == {"bandpass": [5.0, 70.0], "notch": None}
     # the exported decoder reproduces the cross-validated model's probabilities
     trials = load_trials(ssvep_files, cfg)
-    from models.calibration import FeatureStrategy
+    from bci.models.calibration import FeatureStrategy
 
     est = FeatureStrategy("ssvep", trials.sfreq, 2, freqs=[30.0, 20.0], n_harmonics=2).fit(
         trials.X, trials.y
@@ -121,7 +121,7 @@ def test_calibrate_ssvep_end_to_end(ssvep_files: list[Path], tmp_path: Path) -> 
 
 
 def test_start_end_markers_openbci(test_data: Path) -> None:
-    from models.calibration import load_trials
+    from bci.models.calibration import load_trials
 
     cfg = _cfg("xdf-openbci-emg-gestures", min_trials_per_class=2)
     trials = load_trials([test_data / "xdf-openbci-emg-gestures" / "three_motion_one.xdf"], cfg)
@@ -135,7 +135,7 @@ def test_start_end_markers_openbci(test_data: Path) -> None:
 
 def test_start_end_parsing_both_marker_styles() -> None:
     from bci import Marker, Recording
-    from models.calibration._epochs import _start_end
+    from bci.models.calibration._epochs import _start_end
 
     cfg = _cfg("xdf-openbci-emg-gestures")
     new = Recording(
@@ -149,7 +149,7 @@ def test_start_end_parsing_both_marker_styles() -> None:
 
 
 def test_per_sample_labels_myo(test_data: Path) -> None:
-    from models.calibration import load_trials
+    from bci.models.calibration import load_trials
 
     cfg = _cfg(
         "myo-wrist-gestures",
@@ -164,7 +164,7 @@ def test_per_sample_labels_myo(test_data: Path) -> None:
 
 
 def test_clear_errors(ssvep_files: list[Path], test_data: Path) -> None:
-    from models.calibration import CalibrationDataError, load_trials
+    from bci.models.calibration import CalibrationDataError, load_trials
 
     assert issubclass(CalibrationDataError, RecordingError)
     with pytest.raises(CalibrationDataError, match="no marker matches mapping.*markers found"):
@@ -213,9 +213,9 @@ def test_cli_calibrate(ssvep_files: list[Path], tmp_path: Path) -> None:
 
 
 def test_scratch_strategy_exports(ssvep_files: list[Path], tmp_path: Path) -> None:
-    """The foundation architecture trained from scratch goes through models.fit and export."""
+    """The foundation architecture trained from scratch goes through bci.models.fit and export."""
     from bci._decoder import DecoderONNX
-    from models.calibration import calibrate
+    from bci.models.calibration import calibrate
 
     cfg = _cfg(
         "muse-ssvep",
@@ -241,7 +241,7 @@ def test_calibration_runs_blas_on_one_thread(
 
     from threadpoolctl import threadpool_info
 
-    import models.calibration._calibrate as cal
+    import bci.models.calibration._calibrate as cal
 
     def blas_threads() -> list[int]:
         return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
@@ -269,12 +269,11 @@ def test_own_pretrained_encoder(ssvep_files: list[Path], tmp_path: Path) -> None
     import torch
     from typer.testing import CliRunner
 
-    import models
-    from bci import DecoderError
+    from bci import DecoderError, models
     from bci._commands.main import app
-    from models._weights import save_encoder
-    from models.calibration import calibrate, load_trials
-    from models.calibration._strategies import FoundationStrategy
+    from bci.models._weights import save_encoder
+    from bci.models.calibration import calibrate, load_trials
+    from bci.models.calibration._strategies import FoundationStrategy
 
     torch.manual_seed(5)
     mine = save_encoder(models.FoundationEncoder(models.EncoderConfig()), tmp_path / "mine.pt")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import models
+from bci import models
 
 TINY = models.EncoderConfig(dim=32, depth=1, heads=2)
 CH = ["TP9", "AF7", "AF8", "TP10"]
@@ -87,12 +87,12 @@ def test_encoder_learning_rate_scale_slows_the_encoder() -> None:
 @pytest.mark.parametrize("strategy", ["linear_probe", "full", "scratch"])
 def test_foundation_strategy_recipe(strategy: str) -> None:
     """Every strategy probes first; only the initialisation and the encoder rate differ."""
-    from models.calibration._strategies import ENCODER_LR_SCALE, POOLING, FoundationStrategy
+    from bci.models.calibration._strategies import ENCODER_LR_SCALE, POOLING, FoundationStrategy
 
     X, y = _task(n=60)
     est = FoundationStrategy(strategy, CH, 250.0, ["a", "b"], epochs=1, patience=1)
     if strategy != "scratch":
-        from models.calibration._strategies import pretrained_encoder
+        from bci.models.calibration._strategies import pretrained_encoder
 
         if pretrained_encoder() is None:
             pytest.skip("no pretrained encoder installed")
@@ -169,7 +169,7 @@ def _trial_ids(n: int = 120, per_trial: int = 4) -> np.ndarray:
 
 def test_inner_splits_never_put_one_trial_on_both_sides(monkeypatch) -> None:
     """The validation split and every fold of the probe's C selection keep trials whole."""
-    from models import _fit
+    from bci.models import _fit
 
     X, y = _task()
     groups = _trial_ids()
@@ -204,7 +204,7 @@ def test_inner_splits_never_put_one_trial_on_both_sides(monkeypatch) -> None:
 
 def test_groups_of_single_windows_keep_the_ungrouped_splits() -> None:
     """One window per trial (or ``groups=None``): the same splits as before grouping existed."""
-    from models import _fit
+    from bci.models import _fit
 
     y = np.repeat([0, 1, 2], 20)
     ids = np.random.default_rng(1).permutation(len(y)) * 7
@@ -231,7 +231,7 @@ def test_groups_must_match_the_windows() -> None:
 
 def test_calibration_passes_trial_ids_to_estimators_that_take_them() -> None:
     """Cross-validation, learning curve and the final fit hand ``groups`` down when accepted."""
-    from models.calibration._evaluate import fit_estimator
+    from bci.models.calibration._evaluate import fit_estimator
 
     class Grouped:
         def fit(self, X, y, groups=None):

@@ -44,7 +44,7 @@ def _edf(src: Path, dst: Path, n_records: int) -> None:
 
 def _xdf(src: Path, dst: Path, fraction: float) -> None:
     sys.path.insert(0, str(HERE.parents[1]))
-    from devices._readers import scan_xdf
+    from bci.devices._readers import scan_xdf
 
     raw = src.read_bytes()
     chunks = scan_xdf(src)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from devices.simulated import DEFAULT_EEG_MONTAGE
+from bci.devices.simulated import DEFAULT_EEG_MONTAGE
 
 SIM16 = list(DEFAULT_EEG_MONTAGE)  # the simulated participant's default 16 channels
 
@@ -34,7 +34,7 @@ def make_segments():
 
 def structured_segments(n: int = 4, seconds: float = 30.0, seed: int = 0):
     """Recordings with strong temporal and cross-channel structure (learnable by reconstruction)."""
-    from models import Segment
+    from bci.models import Segment
 
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * 250)) / 250

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import models
-from bci import ConfigError, DecoderError
-from models._export import REQUIRED_KEYS
+from bci import ConfigError, DecoderError, models
+from bci.models._export import REQUIRED_KEYS
 
 TINY = models.EncoderConfig(dim=32, depth=1, heads=2)
 
@@ -147,8 +146,8 @@ def test_default_decoder_is_the_contract_model_and_decodes_simulated_ssvep():
     import onnxruntime as ort
 
     from bci.config import SimulatedSourceConfig
-    from devices.simulated import simulate
-    from models._default import OFFSETS, causal_filter
+    from bci.devices.simulated import simulate
+    from bci.models._default import OFFSETS, causal_filter
 
     path = models.WEIGHTS_DIR / "default.onnx"
     meta = models.read_metadata(path)

@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import torch
 
-import models
-from models._data import load_cache, save_cache
-from models._pretrain import PretrainSettings, make_mask, pretrain, sample_batch
+from bci import models
+from bci.models._data import load_cache, save_cache
+from bci.models._pretrain import PretrainSettings, make_mask, pretrain, sample_batch
 
 TINY = models.EncoderConfig(dim=32, depth=1, heads=2).to_dict()
 
@@ -105,7 +105,7 @@ def test_cache_roundtrip(tmp_path, make_segments):
 
 
 def test_cli_pretrain_reads_real_recordings(test_data, tmp_path):
-    """EEG (Muse CSV) and EMG (Myo txt, OpenBCI XDF) through devices.read_recording."""
+    """EEG (Muse CSV) and EMG (Myo txt, OpenBCI XDF) through bci.devices.read_recording."""
     from typer.testing import CliRunner
 
     from bci._commands.main import app
@@ -170,7 +170,7 @@ def test_ddp_two_processes_gloo(tmp_path, make_segments):
         "--master-port",
         str(_free_port()),
         "-m",
-        "models._pretrain",
+        "bci.models._pretrain",
         "--data",
         str(cache),
         "-o",

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-import models
-from bci import ConfigError, DecoderError
-from models._registry import REGISTRY, build_braindecode, load_weights, save_weights
+from bci import ConfigError, DecoderError, models
+from bci.models._registry import REGISTRY, build_braindecode, load_weights, save_weights
 
 # One case per registered architecture: window length in samples at 250 Hz (CBraMod's
 # spectral patch embedding needs multiples of its 200-sample patch).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.simulated import DEFAULT_EEG_MONTAGE
+from bci.devices.simulated import DEFAULT_EEG_MONTAGE
 
 SIM_MONTAGE = list(DEFAULT_EEG_MONTAGE)  # the simulated participant's default 16 channels
 SIM_CLASSES = ["ssvep_8.0", "ssvep_10.0", "ssvep_12.0", "ssvep_15.0", "rest"]

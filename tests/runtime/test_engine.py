@@ -11,7 +11,7 @@ import pylsl
 
 from bci._decoder import DecoderONNX
 from bci._runtime import Budgets, Engine, EngineSettings
-from devices import SourceLSL
+from bci.devices import SourceLSL
 
 from .conftest import EEGPusher
 

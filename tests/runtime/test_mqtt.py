@@ -13,7 +13,7 @@ from bci import BCIError
 from bci._decoder import DecoderONNX
 from bci._mqtt import ClientMQTT, EmbeddedBroker, MQTTSettings
 from bci._runtime import Engine, EngineSettings
-from devices import SourceLSL
+from bci.devices import SourceLSL
 
 from .conftest import EEGPusher, Mosquitto
 

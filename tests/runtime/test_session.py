@@ -206,7 +206,7 @@ async def test_default_config_with_simulated_participant(
     when present, else the tiny test decoder of the same shape.
     """
 
-    sim = pytest.importorskip("devices.simulated")
+    sim = pytest.importorskip("bci.devices.simulated")
     if not hasattr(sim, "SimulatedParticipant"):
         pytest.skip("devices.simulated.SimulatedParticipant is not built yet (issue 5)")
     from bci._decoder import default_decoder_path
@@ -308,7 +308,7 @@ def test_replay_source_resampled_to_the_decoder(
 ) -> None:
     """A real EDF (64 ch @ 160 Hz, eegmmidb) replayed on LSL, resampled to a 250 Hz decoder."""
 
-    from devices import read_recording
+    from bci.devices import read_recording
 
     edf = test_data / "eegmmidb-edf" / "S001R04.edf"
     if not edf.is_file():

@@ -8,7 +8,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import cross_val_score
 
 from bci.config import SimulatedSourceConfig
-from devices.simulated import GESTURES, description, simulate
+from bci.devices.simulated import GESTURES, description, simulate
 
 
 def _log_rms(rec, truth, start=0.5, length=2.0):

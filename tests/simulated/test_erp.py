@@ -9,7 +9,7 @@ import pytest
 from _erp import epochs_from, xdawn_lda_auc
 
 from bci.config import SimulatedSourceConfig
-from devices.simulated import description, simulate
+from bci.devices.simulated import description, simulate
 
 
 @pytest.mark.parametrize("seed", [0, 1])

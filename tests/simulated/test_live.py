@@ -10,8 +10,8 @@ import pylsl
 import pytest
 
 from bci.config import SimulatedSourceConfig
-from devices import MarkerOutletLSL, SourceLSL
-from devices.simulated import ScheduleLSL, SimulatedParticipant, description
+from bci.devices import MarkerOutletLSL, SourceLSL
+from bci.devices.simulated import ScheduleLSL, SimulatedParticipant, description
 
 
 def _wait(cond, timeout, step=0.02):

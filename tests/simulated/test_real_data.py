@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bci.config import SimulatedSourceConfig
-from devices.simulated import DEFAULT_EEG_MONTAGE, description, simulate, ssvep_snr
+from bci.devices.simulated import DEFAULT_EEG_MONTAGE, description, simulate, ssvep_snr
 
 
 def _muse_snr(shared_data):

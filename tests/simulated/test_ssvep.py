@@ -7,7 +7,7 @@ import pytest
 from _classic import fbcca
 
 from bci.config import SimulatedSourceConfig
-from devices.simulated import (
+from bci.devices.simulated import (
     DEFAULT_EEG_MONTAGE,
     SSVEP_FREQUENCIES,
     Participant,
@@ -67,7 +67,7 @@ def test_chance_when_nothing_is_shown():
 
 def test_snr_in_range_of_muse_recordings():
     """20/30 Hz flicker at POz gives an SNR in the range measured on muse-ssvep (3.9-5.5)."""
-    from devices.simulated import description
+    from bci.devices.simulated import description
 
     rng = np.random.default_rng(3)
     stim, t = [], 1.0

@@ -11,8 +11,8 @@ from scipy import stats
 
 from bci.config import SessionConfig, SimulatedSourceConfig
 from bci.config._closed_loop import ClosedLoopConfig
-from stimuli import run_closed_loop
-from stimuli._loop import ClosedLoop, LoopResult, OfflineParticipant, grating, ssvep_amplitude
+from bci.stimuli import run_closed_loop
+from bci.stimuli._loop import ClosedLoop, LoopResult, OfflineParticipant, grating, ssvep_amplitude
 
 OPT_IN = {"screened_participant": True, "screened_reason": "simulated participant (no human)"}
 

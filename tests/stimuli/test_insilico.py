@@ -8,15 +8,15 @@ import torch
 
 from bci import ConfigError
 from bci.config._closed_loop import InSilicoConfig
-from stimuli._insilico import (
+from bci.stimuli._insilico import (
     GaborEnergy,
     InSilicoModel,
     SteerablePyramid,
     build_model,
     load_front_end,
 )
-from stimuli._loop import grating, random_image
-from stimuli._optimize import (
+from bci.stimuli._loop import grating, random_image
+from bci.stimuli._optimize import (
     CMAESOptimizer,
     GradientOptimizer,
     constrain,

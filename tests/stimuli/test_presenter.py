@@ -12,8 +12,8 @@ import pytest
 pylsl = pytest.importorskip("pylsl")
 
 from bci.config._closed_loop import PresenterConfig, SafetyConfig  # noqa: E402
-from stimuli import Stimulus  # noqa: E402
-from stimuli._presenter import Presenter  # noqa: E402
+from bci.stimuli import Stimulus  # noqa: E402
+from bci.stimuli._presenter import Presenter  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)"

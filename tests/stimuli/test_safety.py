@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from bci import SafetyError
 from bci.config import ClosedLoopConfig
 from bci.config._closed_loop import MonitorConfig, SafetyConfig
-from stimuli import SafetyLimiter, Stimulus, field_area_px
-from stimuli._safety import transitions
+from bci.stimuli import SafetyLimiter, Stimulus, field_area_px
+from bci.stimuli._safety import transitions
 
 BIG = (400, 400)  # 400 x 400 px on the default 24" 1920 px monitor at 60 cm: > 25% of 10 deg
 
@@ -49,7 +49,7 @@ def test_general_flash_frame_sequence_is_clamped_and_recorded(caplog):
     frames[::2] = 1.0  # black/white every frame: 30 flashes/s
     stim = Stimulus(kind="image", label="seq", duration=100 / 60, frames=frames, size_px=BIG)
     assert [v.rule for v in limiter.flash_violations(stim)][0] == "wcag_general_flash"
-    with caplog.at_level(logging.WARNING, logger="stimuli._safety"):
+    with caplog.at_level(logging.WARNING, logger="bci.stimuli._safety"):
         safe, record = limiter(stim)
     assert record["clamps"] and record["clamps"][0]["rule"] == "wcag_general_flash"
     assert record["clamps"][0]["param"] == "depth_scale" and record["clamps"][0]["to"] < 1.0
@@ -168,7 +168,7 @@ def test_unsafe_flicker_without_opt_in_fails_loudly():
 
 
 def test_opt_in_flicker_is_logged_clamped_and_recorded(caplog):
-    with caplog.at_level(logging.WARNING, logger="stimuli._safety"):
+    with caplog.at_level(logging.WARNING, logger="bci.stimuli._safety"):
         limiter = _opt_in()
         stim = Stimulus(
             kind="flicker",
@@ -211,7 +211,7 @@ def test_out_of_range_intensities_are_clipped_and_recorded():
 
 
 def test_sequence_guard_catches_flashing_across_stimuli():
-    from stimuli._safety import SequenceGuard
+    from bci.stimuli._safety import SequenceGuard
 
     limiter = SafetyLimiter()
     guard = SequenceGuard(limiter, (1024, 768))

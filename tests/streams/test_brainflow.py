@@ -7,7 +7,7 @@ import pytest
 from streams_helpers import wait_until
 
 from bci import DeviceError
-from devices import BoardBrainFlow, SourceLSL, board_id
+from bci.devices import BoardBrainFlow, SourceLSL, board_id
 
 
 def test_synthetic_board_on_lsl(uid):

@@ -11,8 +11,8 @@ import pytest
 from streams_helpers import CounterPump, wait_until
 
 from bci import StreamError, StreamSpec
-from devices import MarkerOutletLSL, OutletLSL, SourceLSL, list_streams
-from devices._lsl import Dejitter
+from bci.devices import MarkerOutletLSL, OutletLSL, SourceLSL, list_streams
+from bci.devices._lsl import Dejitter
 
 
 def _collect(src, pump=None, n=None, timeout=5.0):

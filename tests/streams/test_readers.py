@@ -12,8 +12,8 @@ import pyxdf
 from streams_helpers import write_bdf, write_brainvision
 
 from bci import ConfigError, RecordingError
-from devices import CSVMapping, read_recording
-from devices._readers import scan_xdf
+from bci.devices import CSVMapping, read_recording
+from bci.devices._readers import scan_xdf
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 

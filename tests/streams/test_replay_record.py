@@ -16,7 +16,7 @@ import pyxdf
 from streams_helpers import CounterPump, wait_until
 
 from bci import StreamSpec
-from devices import OutletLSL, RecordLSL, ReplayLSL, read_recording
+from bci.devices import OutletLSL, RecordLSL, ReplayLSL, read_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 BCI = str(ROOT / ".venv/bin/bci") if (ROOT / ".venv/bin/bci").exists() else "bci"
