@@ -17,6 +17,7 @@ from ._runtime import (
     WindowConfig,
 )
 from ._session import SessionConfig
+from ._shipped import shipped_config, shipped_configs
 from ._sources import (
     BrainFlowSourceConfig,
     LSLSourceConfig,
@@ -49,4 +50,6 @@ __all__ = [
     "load_config",
     "load_yaml",
     "parse_config",
+    "shipped_config",
+    "shipped_configs",
 ]
