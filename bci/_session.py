@@ -24,7 +24,7 @@ from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol (contract 5) recorded whenever they are on the network.
+#: Streams of the stimulus protocol (docs/design.md#stimulus-protocol) recorded whenever they are on the network.
 PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
 
 
@@ -94,7 +94,7 @@ def _engine_settings(config: SessionConfig, decoder: Any):
 
 
 def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
-    """The simulated participant (contract 6) in a process of its own, started.
+    """The simulated participant (docs/design.md#simulated) in a process of its own, started.
 
     Its signal generator and schedule threads then never compete with the runtime's hot
     path for the GIL; it talks to the runtime over LSL only, like a real headset.

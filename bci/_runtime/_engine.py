@@ -45,7 +45,7 @@ PAYLOAD_VERSION = 1
 
 
 class Source(Protocol):
-    """What the engine needs from a source (``bci.devices.SourceLSL``, contract 1)."""
+    """What the engine needs from a source (``bci.devices.SourceLSL``; see docs/design.md#streams)."""
 
     spec: StreamSpec
     lost_samples: int
@@ -57,7 +57,7 @@ class Source(Protocol):
 
 
 class Decoder(Protocol):
-    """What the engine needs from a decoder (``bci._decoder.DecoderONNX``, contract 4)."""
+    """What the engine needs from a decoder (``bci.DecoderONNX``; see docs/design.md#decoder)."""
 
     n_channels: int
     n_times: int
@@ -165,7 +165,7 @@ class Engine:
     aux_sources : sequence of Source
         Streams recorded alongside (markers, stimulus descriptions, ground truth...).
     recorder : object | None
-        A ``bci._recorder.RecorderXDF`` (contract 2), or ``None`` not to record.
+        A ``bci._recorder.RecorderXDF`` (docs/design.md#recording), or ``None`` not to record.
     publisher : Publisher | None
         The MQTT client, or ``None``.
     on_metrics : callable | None
@@ -328,7 +328,7 @@ class Engine:
         )
         self._out_decision = self._out_stamps = None
         if s.lsl_outputs:
-            from bci.devices import OutletLSL  # the wiring layer's LSL outlet (contract 1)
+            from bci.devices import OutletLSL  # see docs/design.md#streams
 
             self._out_decision = OutletLSL(self.decision_spec)
             self._out_stamps = OutletLSL(self.stamps_spec)
