@@ -170,6 +170,9 @@ class Engine:
         The MQTT client, or ``None``.
     on_metrics : callable | None
         Called on the loop with :meth:`snapshot` every ``metrics_interval``.
+    outlet_factory : callable | None
+        Builds an outlet (with ``push(data, timestamp)``) from a ``StreamSpec``; needed
+        when ``settings.lsl_outputs`` is on (the session passes an LSL outlet).
     """
 
     def __init__(
@@ -181,6 +184,7 @@ class Engine:
         recorder: Any = None,
         publisher: Publisher | None = None,
         on_metrics: Callable[[dict], None] | None = None,
+        outlet_factory: Callable[[StreamSpec], Any] | None = None,
     ):
         self.source = source
         self.decoder = decoder
@@ -189,6 +193,7 @@ class Engine:
         self.recorder = recorder
         self.publisher = publisher
         self.on_metrics = on_metrics
+        self.outlet_factory = outlet_factory
         self.counters = Counters()
         self.stats = LatencyStats(self.settings.budgets)
         self._prepared = False
@@ -328,10 +333,14 @@ class Engine:
         )
         self._out_decision = self._out_stamps = None
         if s.lsl_outputs:
-            from bci.devices import OutletLSL  # see docs/design.md#streams
-
-            self._out_decision = OutletLSL(self.decision_spec)
-            self._out_stamps = OutletLSL(self.stamps_spec)
+            if self.outlet_factory is None:
+                raise BCIError(
+                    "EngineSettings.lsl_outputs is on but the engine was given no "
+                    "outlet_factory; pass one (e.g. bci.devices.OutletLSL) or turn "
+                    "outputs.lsl.enabled off"
+                )
+            self._out_decision = self.outlet_factory(self.decision_spec)
+            self._out_stamps = self.outlet_factory(self.stamps_spec)
         self._dec_buf = np.zeros((len(self.classes) + 1, 1), np.float32)
         self._stamp_buf = np.zeros((4, 1), np.float64)
         if self.recorder is not None:
