@@ -63,3 +63,20 @@ def test_docs_do_not_point_to_private_modules():
             if re.search(r"\b(?:from|import) bci(?:\.\w+)*\._\w+", line):
                 offenders.append(f"{page.relative_to(ROOT)}:{i}: {line.strip()}")
     assert not offenders, offenders
+
+
+def test_readme_is_short_and_user_facing_text_has_no_internal_references():
+    """README <= 150 lines; no issue/session numbers, design-contract numbers or paths outside
+    the repository in the README, the docs or the packages' code and docstrings."""
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150
+    pattern = re.compile(r"issue [0-9]|session [0-9]|contract [0-9]|DESIGN\.md|\.\./shared")
+    files = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    for folder in ("bci", "devices", "models", "stimuli", "configs"):
+        files += [p for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".md", ".yaml"}]
+    hits = [
+        f"{path.relative_to(ROOT)}:{i}: {line.strip()}"
+        for path in files
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not hits, hits
