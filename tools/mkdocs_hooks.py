@@ -4,6 +4,7 @@
 ``bci.devices``, ``bci.models`` and ``bci.stimuli`` (``package-dir`` in pyproject.toml). The API
 reference reads the sources statically, so before a build this hook mirrors the installed
 layout with symlinks under ``build/api-src/bci`` (mkdocs.yml points mkdocstrings there).
+It also makes the model card's include path independent of the current directory.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def on_startup(command: str, dirty: bool) -> None:  # noqa: ARG001 - MkDocs hook
 
 
 def on_config(config):  # noqa: ANN001, ANN201 - MkDocs hook signature
-    """Refresh the tree (also when ``mkdocs serve`` reloads the config)."""
+    """Refresh the tree (also when ``mkdocs serve`` reloads the config); make snippet paths
+    (``--8<-- "models/weights/MODEL_CARD.md"``) relative to the repository, not to the current
+    directory, so ``mkdocs build -f path/to/mkdocs.yml`` works from anywhere."""
     _mirror()
+    snippets = config["mdx_configs"].setdefault("pymdownx.snippets", {})
+    snippets["base_path"] = [str(ROOT)]
     return config
