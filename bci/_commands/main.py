@@ -35,6 +35,7 @@ def _register() -> None:
         "calibrate": ("calibrate", "issue 7: per-user calibration"),
         "pretrain": ("pretrain", "issue 6: foundation model"),
         "export": ("export", "issue 6: foundation model"),
+        "export-bids": ("export_bids", "BIDS export"),
         "bench": ("bench", "issue 4: benchmarks"),
     }
     app.command("validate")(validate.validate)
