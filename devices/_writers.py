@@ -125,7 +125,8 @@ def _code(value: str, codes: Mapping[str, int] | None, path: Path) -> int:
 
 
 def _microvolts(sig: Signal) -> bool:
-    return all(u.lower() in _MICRO for u in sig.spec.units) if sig.spec.units else True
+    """Samples are microvolts (also where the stream gives no unit, as the readers assume)."""
+    return all(not u.strip() or u.strip().lower() in _MICRO for u in sig.spec.units)
 
 
 # --------------------------------------------------------------------------- XDF
