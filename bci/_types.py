@@ -91,7 +91,7 @@ class Marker:
 
 @dataclass
 class Decision:
-    """One decoder output with the stage stamps of ``DESIGN.md`` section 2.
+    """One decoder output with the stage stamps of docs/design.md#latency.
 
     Parameters
     ----------
