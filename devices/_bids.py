@@ -43,7 +43,19 @@ _FORMATS = ("BrainVision", "EDF", "FIF")
 
 @dataclass
 class BIDSExport:
-    """What :func:`write_bids` wrote."""
+    """What :func:`write_bids` wrote.
+
+    Parameters
+    ----------
+    raw : Path
+        The raw data file (``*_eeg.vhdr``, ``.edf`` or ``.fif``).
+    events : Path | None
+        ``*_events.tsv``; ``None`` when the recording has no stimulus marker on the signal.
+    n_events : int
+        Rows of ``events.tsv``.
+    derivatives : list of Path
+        The ``derivatives/bci-runtime/`` TSV files (decisions, latency, runtime events).
+    """
 
     raw: Path
     events: Path | None
