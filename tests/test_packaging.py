@@ -113,7 +113,7 @@ def test_wheel_imports_from_the_venv_not_the_checkout(installed):
 
 
 def test_wheel_runs_a_session(installed):
-    res = _run(installed, "run", "--duration", "10", "--no-live")
+    res = _run(installed, "run", "--duration", "10")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     text = res.stdout + res.stderr
     assert "Traceback" not in text

@@ -40,7 +40,8 @@ pip_q install --upgrade "pip<26"
 # the docs extra builds the documentation site (tools/test.sh checks it).
 echo "install: pip install -e .[test,docs] -c constraints.txt (first run: a few minutes)"
 pip_q install -c constraints.txt -e ".[test,docs]"
-# PsychoPy without its psychtoolbox/Qt dependency tree (it pins numpy<2.4): see GOTCHAS.
+# PsychoPy without its psychtoolbox/Qt dependency tree (psychtoolbox pins numpy<2.4 and pulls
+# in about 1.6 GB); pyproject.toml lists the parts of that tree PsychoPy needs.
 pip_q install --no-deps -c constraints.txt "psychopy==2026.2.5"
 # braindecode imports torchaudio, and PyPI's newest torchaudio (2.11) carries C++ extensions built
 # against torch 2.11 that fail to load beside torch 2.13. Without them torchaudio imports in its
