@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 DERIVATIVE = "bci-runtime"
 #: Marker stream types that become BIDS events (XDF); other string streams are left out.
 STIMULUS_TYPES = ("Markers", "Marker", "markers", "")
-_FORMATS = ("BrainVision", "EDF", "FIF")
+_FORMATS = ("BrainVision", "EDF", "BDF", "FIF")
 
 
 @dataclass
@@ -82,7 +83,7 @@ def write_bids(
     run: int | None = None,
     signal: str | None = None,
     line_freq: float | None = None,
-    fmt: str = "BrainVision",
+    fmt: str | None = None,
     overwrite: bool = False,
 ) -> BIDSExport:
     """Write one recording into a BIDS dataset.
@@ -102,8 +103,9 @@ def write_bids(
         Stream name of the signal to export; default: the first regularly sampled one.
     line_freq : float | None
         Mains frequency for the sidecar (``PowerLineFrequency``); ``None`` writes ``n/a``.
-    fmt : str
-        ``"BrainVision"`` (default), ``"EDF"`` or ``"FIF"``.
+    fmt : str | None
+        ``"BrainVision"``, ``"EDF"``, ``"BDF"`` or ``"FIF"``; ``None``: BrainVision for EEG,
+        EDF for EMG (EMG-BIDS takes EDF or BDF only).
     overwrite : bool
         Replace files of the same subject/session/task/run.
 
@@ -127,8 +129,10 @@ def write_bids(
     for what, value in (("subject", subject), ("task", task), ("session", session)):
         if value is not None:
             _label(value, what)
-    if fmt not in _FORMATS:
-        raise ConfigError(f"BIDS format {fmt!r} is unknown; use one of {', '.join(_FORMATS)}.")
+    if fmt is not None and fmt not in _FORMATS:
+        raise ConfigError(
+            f"BIDS format {fmt!r} (--format) is unknown; use one of {', '.join(_FORMATS)}."
+        )
     p = Path(path)
     specs: dict[str, StreamSpec] = {}
     if p.suffix.lower() in (".xdf", ".xdfz") and p.is_file():
@@ -142,20 +146,38 @@ def write_bids(
     )
     raw = rec.to_mne(signal=sig.spec.name, markers=stim_streams)
     raw.info["line_freq"] = line_freq
+    types = set(raw.get_channel_types())
+    datatype = "eeg" if "eeg" in types else "emg" if "emg" in types else None
+    if datatype is None:
+        raise RecordingError(
+            f"{p}: signal {sig.spec.name!r} has no EEG or EMG channel (types {sorted(types)}); "
+            "pick another stream with --signal."
+        )
+    if fmt is None:
+        fmt = "BrainVision" if datatype == "eeg" else "EDF"
+    if datatype == "emg" and fmt not in ("EDF", "BDF"):
+        raise ConfigError(
+            f"BIDS format {fmt!r} (--format): EMG-BIDS stores EDF or BDF only; use one of them."
+        )
     bids_path = mne_bids.BIDSPath(
-        subject=subject, session=session, task=task, run=run, datatype="eeg", root=root
+        subject=subject, session=session, task=task, run=run, datatype=datatype, root=root
     )
     try:
-        mne_bids.write_raw_bids(
-            raw,
-            bids_path,
-            format=fmt,
-            allow_preload=True,
-            overwrite=overwrite,
-            verbose=False,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mne_bids.write_raw_bids(
+                raw,
+                bids_path,
+                format=fmt,
+                allow_preload=True,
+                overwrite=overwrite,
+                emg_placement="Other" if datatype == "emg" else None,  # electrode sites unknown
+                verbose=False,
+            )
     except FileExistsError as exc:
         raise RecordingError(f"{exc} Pass overwrite (--overwrite) to replace it.") from exc
+    for w in caught:
+        logger.warning("mne-bids: %s", w.message)
     raw_path = Path(bids_path.fpath)
     events = bids_path.copy().update(suffix="events", extension=".tsv")
     events_path = Path(events.fpath) if Path(events.fpath).is_file() else None

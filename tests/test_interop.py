@@ -193,3 +193,25 @@ def test_export_bids_other_formats_and_errors(generated: Generated, tmp_path: Pa
     assert res.exit_code == 2 and "--subject" in res.output
     res = runner.invoke(app, ["export-bids", str(tmp_path / "none.xdf"), "--root", str(root)])
     assert res.exit_code == 1 and "none.xdf: no such file" in res.output
+
+
+def test_export_bids_emg(generated: Generated, tmp_path: Path) -> None:
+    """An EMG recording goes to EMG-BIDS (emg/ folder, EDF), read back with mne-bids."""
+    root = tmp_path / "bids"
+    args = ["export-bids", str(generated["xdf-emg"]), "--root", str(root), "--task", "gestures"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "sub-01_task-gestures_emg.edf" in res.output
+    src = generated.sources["xdf-emg"]
+    sig = src.signals[0]
+    raw = mne_bids.read_raw_bids(
+        mne_bids.BIDSPath(subject="01", task="gestures", datatype="emg", root=root),
+        verbose="error",
+    )
+    assert raw.ch_names == list(sig.spec.ch_names) and raw.info["sfreq"] == sig.spec.sfreq
+    assert set(raw.get_channel_types()) == {"emg"}
+    assert list(raw.annotations.description) == [m.value for m in src.markers]
+    onsets = np.array([m.timestamp for m in src.markers]) - sig.timestamps[0]
+    assert np.abs(raw.annotations.onset - onsets).max() <= 1 / sig.spec.sfreq
+    res = CliRunner().invoke(app, [*args, "--overwrite", "--format", "BrainVision"])
+    assert res.exit_code == 2 and "EDF or BDF only" in res.output

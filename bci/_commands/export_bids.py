@@ -17,6 +17,7 @@ class BIDSFormat(StrEnum):
 
     BrainVision = "BrainVision"
     EDF = "EDF"
+    BDF = "BDF"
     FIF = "FIF"
 
 
@@ -35,7 +36,9 @@ def export_bids(
     line_freq: float | None = typer.Option(
         None, "--line-freq", help="Mains frequency in Hz for the sidecar (default: n/a)."
     ),
-    fmt: BIDSFormat = typer.Option(BIDSFormat.BrainVision, "--format", help="Raw data format."),
+    fmt: BIDSFormat | None = typer.Option(
+        None, "--format", help="Raw data format (default: BrainVision for EEG, EDF for EMG)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
 ) -> None:
     """Export a recording to EEG-BIDS: raw data, channels.tsv, events.tsv (stimulus markers)
@@ -55,7 +58,7 @@ def export_bids(
             run=run,
             signal=signal,
             line_freq=line_freq,
-            fmt=str(fmt),
+            fmt=None if fmt is None else str(fmt),
             overwrite=overwrite,
         )
         typer.echo(f"wrote {out.raw} ({out.n_events} events in {out.events or 'no events.tsv'})")
