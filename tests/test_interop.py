@@ -215,3 +215,20 @@ def test_export_bids_emg(generated: Generated, tmp_path: Path) -> None:
     assert np.abs(raw.annotations.onset - onsets).max() <= 1 / sig.spec.sfreq
     res = CliRunner().invoke(app, [*args, "--overwrite", "--format", "BrainVision"])
     assert res.exit_code == 2 and "EDF or BDF only" in res.output
+
+
+def test_to_mne_onsets_follow_sample_stamps() -> None:
+    """A 2-s gap in the stream: an event after it lands on the sample recorded at its time
+    (MNE's time axis has no gap), and markers off the signal are left out."""
+    from bci import Marker, Recording, Signal, StreamSpec
+
+    sfreq, n = 100.0, 1000
+    ts = 50.0 + np.arange(n) / sfreq
+    ts[500:] += 2.0  # the source stalled for 2 s
+    ts += np.random.default_rng(0).uniform(-2e-3, 2e-3, n)  # timestamp jitter
+    spec = StreamSpec("s", "EEG", "s", sfreq, ("C3", "C4"), ("eeg", "eeg"), ("microvolts",) * 2)
+    sig = Signal(spec, np.zeros((2, n), np.float32), ts)
+    marks = [Marker(ts[120], "a"), Marker(ts[700], "b"), Marker(10.0, "early"), Marker(99.0, "x")]
+    raw = Recording("gap", [sig], marks).to_mne()
+    assert list(raw.annotations.description) == ["a", "b"]
+    np.testing.assert_allclose(raw.annotations.onset, [120 / sfreq, 700 / sfreq], atol=1e-9)
