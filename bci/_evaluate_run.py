@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds of signal per chunk in virtual time (filters run vectorised over a chunk).
 VIRTUAL_CHUNK_S = 1.0
-#: Windows decoded in one onnxruntime run in virtual time.
-VIRTUAL_BATCH = 64
+#: Windows decoded in one onnxruntime run in virtual time (larger batches were slower on CPU).
+VIRTUAL_BATCH = 16
 
 
 def decision_dtype(n_classes: int) -> np.dtype:
@@ -297,16 +297,26 @@ def _virtual(sig: Signal, markers: list, decoder: Any, settings: EngineSettings)
 
 
 async def _replay_async(player: Any, decoder: Any, settings: EngineSettings, sig_name: str):
+    import pylsl
+
     from bci.devices import SourceLSL
 
     from ._runtime import Engine
 
     by_name = {t.spec.name: t.spec for t in player.tracks}
     sig_spec = by_name[sig_name]
-    # the replay's timestamps are its schedule: no dejitter, so file time maps back exactly
-    source = SourceLSL(source_id=sig_spec.source_id, timeout=10.0, dejitter=False, bufsize=10.0)
+    # the replay's timestamps are its schedule (same process, same clock): no clock
+    # correction, no dejitter, so file time maps back exactly
+    flags = pylsl.proc_threadsafe
+    source = SourceLSL(
+        source_id=sig_spec.source_id,
+        timeout=10.0,
+        dejitter=False,
+        bufsize=10.0,
+        processing_flags=flags,
+    )
     aux = [
-        SourceLSL(source_id=s.source_id, timeout=10.0)
+        SourceLSL(source_id=s.source_id, timeout=10.0, processing_flags=flags)
         for s in player.specs
         if s.name != sig_name and s.dtype == "string"
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -116,6 +117,8 @@ class _Sources:
 
     def __init__(self) -> None:
         self.producers: list[Any] = []  # things with stop(): participant, board, replay
+        self.replays: list[Any] = []
+        self._replayed: dict[str, Any] = {}
         self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
 
     def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
@@ -142,17 +145,26 @@ class _Sources:
             elif kind == "replay":
                 from bci.devices import ReplayLSL
 
+                # opened now, started once the engine is connected (start_replays): the session
+                # then sees the file from its first sample; unique source ids, resolved by id
                 player = ReplayLSL(
-                    src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
-                ).start()
+                    src.path,
+                    speed=src.speed,
+                    loop=src.loop,
+                    sfreq=src.sfreq,
+                    source_prefix=f"{config.name}-{os.getpid()}-{i}-",
+                ).open()
                 self.producers.append(player)
+                self.replays.append(player)
                 signal_specs = [s for s in player.specs if s.sfreq > 0]
                 if not signal_specs:
                     raise BCIError(
                         f"sources[{i}]: replay of {src.path} has no signal stream to decode"
                     )
-                names.append(signal_specs[0].name)
-                names.extend(s.name for s in player.specs if s.name != signal_specs[0].name)
+                ordered = [signal_specs[0], *(s for s in player.specs if s is not signal_specs[0])]
+                for spec in ordered:
+                    names.append(spec.name)
+                    self._replayed[spec.name] = _replay_source(spec)
             elif kind == "lsl":
                 if i == 0:
                     decoded = SourceLSL(
@@ -164,9 +176,25 @@ class _Sources:
                     names.append(src.name or "")
             else:  # pragma: no cover - the config schema forbids it
                 raise ConfigError(f"sources[{i}].kind={kind!r} is not supported")
-        first = getattr(self, "_first", None) or SourceLSL(name=names[0], timeout=10.0)
-        aux: list[Any] = [SourceLSL(name=n, timeout=5.0) for n in names[1:] if n]
+        first = (
+            getattr(self, "_first", None)
+            or self._replayed.get(names[0])
+            or SourceLSL(name=names[0], timeout=10.0)
+        )
+        aux: list[Any] = [
+            self._replayed.get(n) or SourceLSL(name=n, timeout=5.0) for n in names[1:] if n
+        ]
         return first, aux
+
+    def start_replays(self) -> None:
+        """Start the replays (after the engine connected to their streams)."""
+        for player in self.replays:
+            player.start(wait_consumers=2.0)
+
+    def wait_replays(self) -> None:
+        """Block until every replay reached the end of its file (never when one loops)."""
+        for player in self.replays:
+            player.wait()
 
     def stop(self) -> None:
         for p in reversed(self.producers):
@@ -175,6 +203,26 @@ class _Sources:
             except Exception:  # noqa: BLE001 - every producer must get its stop call
                 logger.exception("stopping %s failed", p)
         self.producers.clear()
+
+
+def _replay_source(spec: Any) -> Any:
+    """An inlet on a stream replayed by this process: its timestamps are the replay schedule.
+
+    Same process, same clock: no clock correction, and no dejitter (at speed X the schedule
+    runs X times the nominal rate, which a dejitter fitted to the nominal rate would stretch
+    back out: EEG and marker clocks would drift apart). Latency is then measured against
+    the replay schedule.
+    """
+    import pylsl
+
+    from bci.devices import SourceLSL
+
+    return SourceLSL(
+        source_id=spec.source_id,
+        timeout=10.0,
+        processing_flags=pylsl.proc_threadsafe,
+        dejitter=False,
+    )
 
 
 def _protocol_sources(names: tuple[str, ...], exclude: set[str]) -> list[Any]:
@@ -302,6 +350,7 @@ async def _run(
             source, decoder, settings, aux, recorder=recorder, publisher=mqtt, on_metrics=on_metrics
         )
         await asyncio.to_thread(engine.prepare)
+        await asyncio.to_thread(sources.start_replays)
         if mqtt is not None:
             mqtt.publish(
                 "status",
@@ -326,9 +375,21 @@ async def _run(
             config.name,
             f" for {duration:g} s" if duration else "",
         )
+        ends = None
+        if sources.replays and not any(p.loop for p in sources.replays):
+
+            async def end_of_files() -> None:
+                await asyncio.to_thread(sources.wait_replays)
+                await asyncio.sleep(0.5)  # the last samples through the inlets
+                logger.info("replay finished: end of the recording")
+                stop.set()
+
+            ends = asyncio.create_task(end_of_files())
         try:
             await engine.run(duration=duration, stop=stop)
         finally:
+            if ends is not None:
+                ends.cancel()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

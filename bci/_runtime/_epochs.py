@@ -170,11 +170,16 @@ class Epocher:
         if not self.pending or self.ring.n_written == 0:
             return []
         newest = self.ring.n_written - 1
-        t_newest = float(self.ring.times[newest % self.ring.capacity])
+        cap = self.ring.capacity
+        t_newest = float(self.ring.times[newest % cap])
+        # the sample period on this clock (a replay at speed X compresses it X times)
+        back = min(newest, cap - 1, 250)
         period = 1.0 / self.sfreq
+        if back > 0:
+            period = (t_newest - float(self.ring.times[(newest - back) % cap])) / back
         # cheap test first: is the oldest onset's epoch end (roughly) in?
         t_end0 = self.pending[0][0] + (self.offset + self.n_times - 1) * period
-        if t_end0 > t_newest + period:
+        if period > 0 and t_end0 > t_newest + 2 * period:
             return []
         first, times = self.ring.held_times()
         out: list[Window] = []
