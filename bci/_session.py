@@ -80,6 +80,8 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         hop=config.window.hop,
         mode=config.window.mode,
         marker_stream=config.window.markers,
+        cue_streams=tuple(config.scoring.cues) if config.scoring.cues is not None else None,
+        cue_mapping=_cue_mapping(config.scoring.mapping),
         bandpass=bandpass,
         notch=notch,
         reref=reref,
@@ -94,6 +96,16 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         warmup=config.decoder.warmup,
         publish_raw=config.outputs.mqtt.enabled and config.outputs.mqtt.publish_raw,
     )
+
+
+def _cue_mapping(mapping: dict | str | None) -> dict | None:
+    """``scoring.mapping``: a dict, or a calibration config whose ``mapping`` to use."""
+    if mapping is None or isinstance(mapping, dict):
+        return mapping
+    from .config import load_config
+    from .config._calibration import CalibrationConfig
+
+    return dict(load_config(mapping, CalibrationConfig).mapping)
 
 
 def _simulated_process(config: Any, timeout: float = 60.0) -> Any:

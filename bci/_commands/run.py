@@ -29,7 +29,7 @@ def run(
     """Decode a live session: stream, decode, publish on LSL/MQTT, record to XDF."""
     import logging
 
-    from .._runtime._status import status_table, summary_lines
+    from .._runtime._status import decision_rows, status_table, summary_lines
     from .._session import SessionResult, run_session
     from ..config import SessionConfig, load_config
 
@@ -64,12 +64,14 @@ def run(
 
                 def on_metrics(snap: dict) -> None:
                     p = snap["latency_ms"]["decision"]
+                    labels = "; ".join(f"{k} {v}" for k, v in decision_rows(snap))
                     log.info(
-                        "%.1f decisions/s, decision latency p50 %s p99 %s ms, overruns %d",
+                        "%.1f decisions/s, decision latency p50 %s p99 %s ms, overruns %d%s",
                         snap["decisions_per_s"],
                         p["p50"],
                         p["p99"],
                         snap["counters"]["overruns"],
+                        f"; {labels}" if labels else "",
                     )
 
         try:

@@ -139,7 +139,7 @@ class Pipeline:
                     f"{decoder.n_times} samples; set window.length to "
                     f"{decoder.n_times / self.pre.sfreq:g} s or map channels/resample"
                 )
-            self.windower = Windower(n_ch, n_times, hop)
+            self.windower = Windower(n_ch, n_times, hop, grid=s.grid_windows)
         n_out = getattr(decoder, "n_outputs", None)
         if n_out is None:
             zeros = np.zeros((decoder.n_channels, decoder.n_times), np.float32)

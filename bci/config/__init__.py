@@ -14,6 +14,7 @@ from ._runtime import (
     PostprocessConfig,
     PreprocessConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._session import SessionConfig
@@ -42,6 +43,7 @@ __all__ = [
     "PreprocessConfig",
     "RecordingConfig",
     "ReplaySourceConfig",
+    "ScoringConfig",
     "SessionConfig",
     "SimulatedSourceConfig",
     "SourceConfig",

@@ -121,3 +121,18 @@ class RecordingConfig(ConfigModel):
 
     enabled: bool = Field(True, description="Record every stream the session touches.")
     directory: str = Field("recordings", description="Folder for session XDF files.")
+
+
+class ScoringConfig(ConfigModel):
+    """Online accuracy: which stream says what was cued, and how its values name classes."""
+
+    cues: list[str] | None = Field(
+        None,
+        description="Streams whose values are the cued class; null: the ground-truth stream "
+        "(bci-sim-truth) when there is one, else every marker stream.",
+    )
+    mapping: dict[str, str] | str | None = Field(
+        None,
+        description="Cue value -> decoder class, or a calibration config (calibrate_*.yaml) "
+        "whose mapping to use; null matches values to class names (ssvep_8.0 -> 8.0).",
+    )

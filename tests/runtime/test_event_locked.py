@@ -92,11 +92,14 @@ def test_windows_lie_on_the_hop_grid_whatever_the_chunking() -> None:
     for p, q in zip(whole, pieces, strict=True):
         assert p.index == q.index and p.t_last == q.t_last
         np.testing.assert_array_equal(p.data, q.data)
-    # live: one late chunk crossing boundaries gives the newest boundary's window, not its newest sample
-    live = Windower(3, 250, 25)
-    live(x[:, :250], ts[:250], 0.0)
-    win = live(x[:, 250:310], ts[250:310], 0.0)
-    assert win.index == 300 and win.skipped == 1 and win.t_last == ts[299]
+    # one late chunk crossing boundaries: one window, ending on the newest boundary (grid) or at
+    # the newest sample in hand (live default)
+    for grid, end in ((True, 300), (False, 310)):
+        live = Windower(3, 250, 25, grid=grid)
+        live(x[:, :250], ts[:250], 0.0)
+        win = live(x[:, 250:310], ts[250:310], 0.0)
+        assert win.index == end and win.skipped == 1 and win.t_last == ts[end - 1]
+        np.testing.assert_array_equal(win.data, x[:, end - 250 : end])
 
 
 def _offline_auc(decoder: Path, test: Path) -> float:
