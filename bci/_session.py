@@ -1,7 +1,7 @@
 """The wiring layer: a :class:`~bci.config.SessionConfig` becomes a running session.
 
-It starts the configured sources (simulated participant, BrainFlow board, LSL stream,
-replay), loads the decoder, opens the recording and the MQTT client (with the embedded
+It starts the configured sources through the source registry (:mod:`bci._sources`:
+simulated participant, BrainFlow board, LSL stream, replay), loads the decoder, opens the recording and the MQTT client (with the embedded
 broker by default), runs the :class:`~bci._runtime.Engine` until the duration passes or
 Ctrl-C, and closes everything in order: inlets before outlets, the recording last, so the
 file is complete and loadable. Concrete components are imported lazily here, never in the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -20,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import BCIError, ConfigError, DecoderError, DeviceError
+from . import _sources
+from ._errors import DecoderError
 from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol (contract 5) recorded whenever they are on the network.
-PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
+#: Streams of the stimulus protocol recorded whenever they are on the network.
+PROTOCOL_STREAMS = _sources.PROTOCOL_STREAMS
 
 
 @dataclass
@@ -108,148 +108,6 @@ def _cue_mapping(mapping: dict | str | None) -> dict | None:
     return dict(load_config(mapping, CalibrationConfig).mapping)
 
 
-def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
-    """The simulated participant (contract 6) in a process of its own, started.
-
-    Its signal generator and schedule threads then never compete with the runtime's hot
-    path for the GIL; it talks to the runtime over LSL only, like a real headset.
-    """
-    from ._child import ChildProcess
-
-    child = ChildProcess(
-        "bci.devices.simulated",
-        [config.model_dump_json()],
-        f"the simulated participant {config.name!r}",
-    )
-    return child.start(timeout, error=DeviceError)
-
-
-class _Sources:
-    """Start the configured producers and build the LSL sources the engine pulls."""
-
-    def __init__(self) -> None:
-        self.producers: list[Any] = []  # things with stop(): participant, board, replay
-        self.replays: list[Any] = []
-        self._replayed: dict[str, Any] = {}
-        self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
-
-    def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
-        from bci.devices import SourceLSL
-
-        names: list[str] = []
-        for i, src in enumerate(config.sources):
-            kind = src.kind
-            if kind == "simulated":
-                self.producers.append(_simulated_process(src))
-                names.append(src.name)
-                self.protocol_names = tuple(
-                    getattr(src, key, default)
-                    for key, default in zip(
-                        ("markers", "stimuli", "truth"), PROTOCOL_STREAMS, strict=True
-                    )
-                )
-            elif kind == "brainflow":
-                from bci.devices._brainflow import BoardBrainFlow
-
-                board = BoardBrainFlow(src.board, src.params, src.name).start()
-                self.producers.append(board)
-                names.extend(spec.name for spec in board.specs[:1])
-            elif kind == "replay":
-                from bci.devices import ReplayLSL
-
-                # opened now, started once the engine is connected (start_replays): the session
-                # then sees the file from its first sample; unique source ids, resolved by id
-                player = ReplayLSL(
-                    src.path,
-                    speed=src.speed,
-                    loop=src.loop,
-                    sfreq=src.sfreq,
-                    source_prefix=f"{config.name}-{os.getpid()}-{i}-",
-                ).open()
-                self.producers.append(player)
-                self.replays.append(player)
-                signal_specs = [s for s in player.specs if s.sfreq > 0]
-                if not signal_specs:
-                    raise BCIError(
-                        f"sources[{i}]: replay of {src.path} has no signal stream to decode"
-                    )
-                ordered = [signal_specs[0], *(s for s in player.specs if s is not signal_specs[0])]
-                for spec in ordered:
-                    names.append(spec.name)
-                    self._replayed[spec.name] = _replay_source(spec)
-            elif kind == "lsl":
-                if i == 0:
-                    decoded = SourceLSL(
-                        name=src.name, stype=src.stype, source_id=src.source_id, timeout=src.timeout
-                    )
-                    names.append("")  # placeholder: resolved by properties
-                    self._first = decoded
-                else:
-                    names.append(src.name or "")
-            else:  # pragma: no cover - the config schema forbids it
-                raise ConfigError(f"sources[{i}].kind={kind!r} is not supported")
-        first = (
-            getattr(self, "_first", None)
-            or self._replayed.get(names[0])
-            or SourceLSL(name=names[0], timeout=10.0)
-        )
-        aux: list[Any] = [
-            self._replayed.get(n) or SourceLSL(name=n, timeout=5.0) for n in names[1:] if n
-        ]
-        return first, aux
-
-    def start_replays(self) -> None:
-        """Start the replays (after the engine connected to their streams)."""
-        for player in self.replays:
-            player.start(wait_consumers=2.0)
-
-    def wait_replays(self) -> None:
-        """Block until every replay reached the end of its file (never when one loops)."""
-        for player in self.replays:
-            player.wait()
-
-    def stop(self) -> None:
-        for p in reversed(self.producers):
-            try:
-                p.stop()
-            except Exception:  # noqa: BLE001 - every producer must get its stop call
-                logger.exception("stopping %s failed", p)
-        self.producers.clear()
-
-
-def _replay_source(spec: Any) -> Any:
-    """An inlet on a stream replayed by this process: its timestamps are the replay schedule.
-
-    Same process, same clock: no clock correction, and no dejitter (at speed X the schedule
-    runs X times the nominal rate, which a dejitter fitted to the nominal rate would stretch
-    back out: EEG and marker clocks would drift apart). Latency is then measured against
-    the replay schedule.
-    """
-    import pylsl
-
-    from bci.devices import SourceLSL
-
-    return SourceLSL(
-        source_id=spec.source_id,
-        timeout=10.0,
-        processing_flags=pylsl.proc_threadsafe,
-        dejitter=False,
-    )
-
-
-def _protocol_sources(names: tuple[str, ...], exclude: set[str]) -> list[Any]:
-    """Connected SourceLSL for each protocol stream (markers, descriptions, truth) visible now."""
-    from bci.devices import SourceLSL, list_streams
-
-    visible = {s.name for s in list_streams(timeout=1.0)}
-    out = [SourceLSL(name=n, timeout=5.0) for n in names if n in visible and n not in exclude]
-    for src in out:
-        src.connect()
-    if out:
-        logger.info("recording protocol streams: %s", ", ".join(s.spec.name for s in out))
-    return out
-
-
 def run_session(
     config: SessionConfig,
     duration: float | None = None,
@@ -302,17 +160,17 @@ async def _run(
 
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
-    sources = _Sources()
+    sources = _sources.SessionSources()
     engine = recorder = mqtt = broker = None
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
-        source, aux = await asyncio.to_thread(sources.start, config)
+        source, aux = await asyncio.to_thread(sources.start, list(config.sources))
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
-            _protocol_sources,
+            _sources.protocol_sources,
             sources.protocol_names,
             {source.spec.name, *(a.spec.name for a in aux)},
         )
@@ -359,10 +217,17 @@ async def _run(
                     mqtt_port,
                 )
         engine = Engine(
-            source, decoder, settings, aux, recorder=recorder, publisher=mqtt, on_metrics=on_metrics
+            source,
+            decoder,
+            settings,
+            aux,
+            recorder=recorder,
+            publisher=mqtt,
+            on_metrics=on_metrics,
+            outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
-        await asyncio.to_thread(sources.start_replays)
+        await asyncio.to_thread(sources.begin)  # replays start once the engine is connected
         if mqtt is not None:
             mqtt.publish(
                 "status",
@@ -388,15 +253,15 @@ async def _run(
             f" for {duration:g} s" if duration else "",
         )
         ends = None
-        if sources.replays and not any(p.loop for p in sources.replays):
+        if sources.finite:
 
-            async def end_of_files() -> None:
-                await asyncio.to_thread(sources.wait_replays)
+            async def end_of_data() -> None:
+                await asyncio.to_thread(sources.wait_end)
                 await asyncio.sleep(0.5)  # the last samples through the inlets
                 logger.info("replay finished: end of the recording")
                 stop.set()
 
-            ends = asyncio.create_task(end_of_files())
+            ends = asyncio.create_task(end_of_data())
         try:
             await engine.run(duration=duration, stop=stop)
         finally:

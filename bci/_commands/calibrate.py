@@ -20,7 +20,6 @@ PARADIGMS = {
     "sim-p300": "sim-p300",
 }
 LIVE_SIM = {"sim-ssvep": "ssvep", "sim-p300": "p300"}
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def calibrate(
@@ -87,7 +86,9 @@ def calibrate(
                 raise ConfigError(
                     f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)} or pass --config"
                 )
-            config = CONFIGS / f"calibrate_{PARADIGMS[paradigm]}.yaml"
+            from bci.config import shipped_config
+
+            config = shipped_config(f"calibrate_{PARADIGMS[paradigm]}.yaml")
         cfg = load_config(config, CalibrationConfig)
         if paradigm is not None and paradigm != cfg.paradigm:
             raise ConfigError(
