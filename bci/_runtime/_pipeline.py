@@ -161,11 +161,10 @@ class Pipeline:
 
     def describe(self) -> str:
         """One line: the preprocessing and how windows are cut."""
-        if self.epocher is not None:
-            cut = f"one {self.decoder.n_times}-sample epoch per onset"
-        else:
-            assert self.windower is not None  # noqa: S101 - one of the two always exists
+        if self.windower is not None:
             cut = f"windows {self.windower.n_times} samples, hop {self.windower.hop}"
+        else:
+            cut = f"one {self.decoder.n_times}-sample epoch per onset"
         return f"preprocessing: {self.pre.describe()}; {cut}"
 
     def add_marker(self, stream: str, timestamp: float, value: str) -> bool:
@@ -205,13 +204,13 @@ class Pipeline:
             bad_out = None if bad is None or y.shape[1] == 0 else np.array([y.shape[1] - 1])
         else:
             ts, bad_out = timestamps, bad
-        if self.epocher is not None:
+        if self.windower is None:
+            epocher: Epocher = self.epocher  # type: ignore[assignment]  # one of the two exists
             if bad_out is not None:
-                self.epocher.mark_bad(bad_out)
-            wins = self.epocher(y, ts, t_pull)
-            is_bad = self.epocher.epoch_is_bad
+                epocher.mark_bad(bad_out)
+            wins = epocher(y, ts, t_pull)
+            is_bad = epocher.epoch_is_bad
         else:
-            assert self.windower is not None  # noqa: S101 - one of the two always exists
             if bad_out is not None:
                 self.windower.mark_bad(bad_out)
             if every:
