@@ -78,6 +78,10 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         session=config.name,
         window=config.window.length,
         hop=config.window.hop,
+        mode=config.window.mode,
+        marker_stream=config.window.markers,
+        cue_streams=tuple(config.scoring.cues) if config.scoring.cues is not None else None,
+        cue_mapping=_cue_mapping(config.scoring.mapping),
         bandpass=bandpass,
         notch=notch,
         reref=reref,
@@ -92,6 +96,16 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         warmup=config.decoder.warmup,
         publish_raw=config.outputs.mqtt.enabled and config.outputs.mqtt.publish_raw,
     )
+
+
+def _cue_mapping(mapping: dict | str | None) -> dict | None:
+    """``scoring.mapping``: a dict, or a calibration config whose ``mapping`` to use."""
+    if mapping is None or isinstance(mapping, dict):
+        return mapping
+    from .config import load_config
+    from .config._calibration import CalibrationConfig
+
+    return dict(load_config(mapping, CalibrationConfig).mapping)
 
 
 def run_session(
@@ -213,6 +227,7 @@ async def _run(
             outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
+        await asyncio.to_thread(sources.begin)  # replays start once the engine is connected
         if mqtt is not None:
             mqtt.publish(
                 "status",
@@ -237,9 +252,21 @@ async def _run(
             config.name,
             f" for {duration:g} s" if duration else "",
         )
+        ends = None
+        if sources.finite:
+
+            async def end_of_data() -> None:
+                await asyncio.to_thread(sources.wait_end)
+                await asyncio.sleep(0.5)  # the last samples through the inlets
+                logger.info("replay finished: end of the recording")
+                stop.set()
+
+            ends = asyncio.create_task(end_of_data())
         try:
             await engine.run(duration=duration, stop=stop)
         finally:
+            if ends is not None:
+                ends.cancel()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

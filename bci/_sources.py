@@ -12,6 +12,7 @@ imports ``bci.devices`` at import time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,12 +42,22 @@ class StartedSource:
         to or publishes (``None``: the defaults).
     producer : Any | None
         The thing that makes the samples (has ``stop()``), stopped when the session ends.
+    inlets : dict of str to SourceLSL
+        Ready inlets for some of ``streams`` (by name), used instead of resolving by name.
+    begin : callable | None
+        Starts producing once the session is connected to the streams (a replay then
+        publishes the file from its first sample); ``None``: already producing.
+    wait_end : callable | None
+        Blocks until the data end (a replay without ``loop``); ``None``: endless.
     """
 
     streams: tuple[str, ...] = ()
     inlet: Any | None = None
     protocol: tuple[str, ...] | None = None
     producer: Any | None = field(default=None, repr=False)
+    inlets: dict[str, Any] = field(default_factory=dict)
+    begin: Callable[[], Any] | None = field(default=None, repr=False)
+    wait_end: Callable[[], Any] | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Stop the producer, if any."""
@@ -122,17 +133,42 @@ def _brainflow(config: Any, index: int) -> StartedSource:
 
 
 def _replay(config: Any, index: int) -> StartedSource:
-    from bci.devices import ReplayLSL
+    import os
 
-    player = ReplayLSL(config.path, speed=config.speed, loop=config.loop, sfreq=config.sfreq)
-    player.start()
+    import pylsl
+
+    from bci.devices import ReplayLSL, SourceLSL
+
+    # unique source ids, so that parallel replays of one file never get mixed up
+    prefix = f"replay-{os.getpid()}-{id(config):x}-{index}-"
+    player = ReplayLSL(
+        config.path, speed=config.speed, loop=config.loop, sfreq=config.sfreq, source_prefix=prefix
+    ).open()  # outlets now; publishing starts with begin(), once the session is connected
     signal_specs = [s for s in player.specs if s.sfreq > 0]
     if not signal_specs:
         player.stop()
         raise BCIError(f"sources[{index}]: replay of {config.path} has no signal stream to decode")
-    first = signal_specs[0].name
+    first = signal_specs[0]
+    specs = [first, *(s for s in player.specs if s is not first)]
+    # Same process, same clock: the replayed timestamps are the replay schedule, read without
+    # clock correction or dejitter (at speed X the schedule runs X times the nominal rate,
+    # which a dejitter fitted to the nominal rate would stretch back out, pulling EEG and
+    # markers apart); latency is measured against the schedule.
+    inlets = {
+        s.name: SourceLSL(
+            source_id=s.source_id,
+            timeout=10.0,
+            processing_flags=pylsl.proc_threadsafe,
+            dejitter=False,
+        )
+        for s in specs
+    }
     return StartedSource(
-        (first, *(s.name for s in player.specs if s.name != first)), producer=player
+        tuple(s.name for s in specs),
+        producer=player,
+        inlets=inlets,
+        begin=lambda: player.start(wait_consumers=2.0),
+        wait_end=None if config.loop else player.wait,
     )
 
 
@@ -184,12 +220,31 @@ class SessionSources:
             if i == 0 and started.inlet is not None:
                 first = started.inlet
             names.extend(started.streams)
+        ready = {n: src for s in self.started for n, src in s.inlets.items()}
         if first is None:
             if not names:
                 raise ConfigError("sources[0] offers no stream to decode")
-            first, names = SourceLSL(name=names[0], timeout=10.0), names[1:]
-        aux = [SourceLSL(name=n, timeout=5.0) for n in names if n]
+            first = ready.get(names[0]) or SourceLSL(name=names[0], timeout=10.0)
+            names = names[1:]
+        aux = [ready.get(n) or SourceLSL(name=n, timeout=5.0) for n in names if n]
         return first, aux
+
+    def begin(self) -> None:
+        """Start the sources that wait for the session to be connected (replays)."""
+        for s in self.started:
+            if s.begin is not None:
+                s.begin()
+
+    @property
+    def finite(self) -> bool:
+        """Whether the session's data end by themselves (replays, none of them looping)."""
+        return bool(self.started) and all(s.wait_end is not None for s in self.started)
+
+    def wait_end(self) -> None:
+        """Block until every source's data ended (see :attr:`finite`)."""
+        for s in self.started:
+            if s.wait_end is not None:
+                s.wait_end()
 
     def stop(self) -> None:
         """Stop every started producer, last started first."""

@@ -17,8 +17,9 @@ PARADIGMS = {
     "hand-gestures": "xdf-openbci-emg-gestures",
     "motor-imagery": "eegmmidb",
     "sim-ssvep": "sim-ssvep",
+    "sim-p300": "sim-p300",
 }
-LIVE_SIM = {"sim-ssvep": "ssvep"}
+LIVE_SIM = {"sim-ssvep": "ssvep", "sim-p300": "p300"}
 
 
 def calibrate(

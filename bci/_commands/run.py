@@ -27,15 +27,15 @@ def run(
     """Decode a live session: stream, decode, publish on LSL/MQTT, record to XDF."""
     import logging
 
-    from .._runtime._status import status_table, summary_lines
+    from .._runtime._status import decision_rows, status_table, summary_lines
     from .._session import SessionResult, run_session
-    from ..config import load_config, shipped_config
+    from ..config import SessionConfig, load_config, shipped_config
 
     with cli_errors():
         if config is None:
             cfg = load_config(shipped_config("default.yaml"))
         else:
-            cfg = load_config(config)
+            cfg = load_config(config, SessionConfig)
         on_metrics = None
         live_view = None
         if live:
@@ -62,12 +62,14 @@ def run(
 
                 def on_metrics(snap: dict) -> None:
                     p = snap["latency_ms"]["decision"]
+                    labels = "; ".join(f"{k} {v}" for k, v in decision_rows(snap))
                     log.info(
-                        "%.1f decisions/s, decision latency p50 %s p99 %s ms, overruns %d",
+                        "%.1f decisions/s, decision latency p50 %s p99 %s ms, overruns %d%s",
                         snap["decisions_per_s"],
                         p["p50"],
                         p["p99"],
                         snap["counters"]["overruns"],
+                        f"; {labels}" if labels else "",
                     )
 
         try:

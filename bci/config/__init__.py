@@ -15,6 +15,7 @@ from ._runtime import (
     PostprocessConfig,
     PreprocessConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._session import SessionConfig
@@ -45,6 +46,7 @@ __all__ = [
     "PreprocessConfig",
     "RecordingConfig",
     "ReplaySourceConfig",
+    "ScoringConfig",
     "SessionConfig",
     "SimulatedSourceConfig",
     "SourceConfig",

@@ -38,6 +38,17 @@ class WindowConfig(ConfigModel):
 
     length: float = Field(1.0, gt=0, description="Window length in seconds.")
     hop: float = Field(0.1, gt=0, description="Seconds between decisions.")
+    mode: Literal["auto", "sliding", "event"] = Field(
+        "auto",
+        description="auto: one epoch per onset marker when the decoder was calibrated on onset "
+        "epochs (its metadata says so), sliding windows otherwise; sliding: always windows; "
+        "event: require an event-locked decoder.",
+    )
+    markers: str | None = Field(
+        None,
+        description="Marker stream whose onsets start event-locked epochs; null takes the "
+        "decoder's (or any marker stream when it names none).",
+    )
 
 
 class DecoderConfig(ConfigModel):
@@ -110,3 +121,18 @@ class RecordingConfig(ConfigModel):
 
     enabled: bool = Field(True, description="Record every stream the session touches.")
     directory: str = Field("recordings", description="Folder for session XDF files.")
+
+
+class ScoringConfig(ConfigModel):
+    """Online accuracy: which stream says what was cued, and how its values name classes."""
+
+    cues: list[str] | None = Field(
+        None,
+        description="Streams whose values are the cued class; null: the ground-truth stream "
+        "(bci-sim-truth) when there is one, else every marker stream.",
+    )
+    mapping: dict[str, str] | str | None = Field(
+        None,
+        description="Cue value -> decoder class, or a calibration config (calibrate_*.yaml) "
+        "whose mapping to use; null matches values to class names (ssvep_8.0 -> 8.0).",
+    )

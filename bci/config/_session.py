@@ -13,6 +13,7 @@ from ._runtime import (
     PostprocessConfig,
     PreprocessConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._sources import SimulatedSourceConfig, SourceConfig
@@ -41,6 +42,7 @@ class SessionConfig(ConfigModel):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )
