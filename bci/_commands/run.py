@@ -82,8 +82,8 @@ def run(
                 typer.echo(line)
             if result.mqtt:
                 typer.echo(
-                    f"  MQTT port {result.mqtt_port}: sent {result.mqtt['sent']}, unsent "
-                    f"{result.mqtt['unsent']}, reconnects {result.mqtt['reconnects']}"
+                    f"  MQTT port {result.mqtt_port}: {result.mqtt['state']}, reconnects "
+                    f"{result.mqtt['reconnects']}"
                 )
             if result.recording is not None:
                 typer.echo(f"recording: {result.recording}")

@@ -616,6 +616,7 @@ class Engine:
         if self.publisher is not None:
             self.counters.mqtt_sent = int(getattr(self.publisher, "sent", 0))
             self.counters.mqtt_unsent = int(getattr(self.publisher, "unsent", 0))
+        counts = getattr(self.publisher, "counts", None)
         return {
             "v": PAYLOAD_VERSION,
             "session": self.settings.session,
@@ -633,6 +634,7 @@ class Engine:
             "counters": self.counters.as_dict(),
             "provider": self.decoder.provider,
             "model_id": self.model_id,
+            "mqtt": counts() if counts is not None else None,
         }
 
     def _publish_metrics(self, final: bool = False) -> dict:

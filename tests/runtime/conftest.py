@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -224,3 +225,58 @@ class EEGPusher:
             self.outlet.push_chunk(np.ascontiguousarray(x.T), ts.tolist())
             self.pushed += self.chunk
             k += 1
+
+
+@dataclass
+class SecureBroker:
+    """A mosquitto with a password listener and a TLS listener, and the files a client needs."""
+
+    password_port: int
+    tls_port: int
+    username: str
+    password: str
+    ca_file: Path
+    other_ca_file: Path
+    broker: Mosquitto
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def secure_mosquitto(tmp_path: Path) -> Iterator[SecureBroker]:
+    """mosquitto 2 with ``password_file`` on one port and TLS (a throwaway CA) on another."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(exe).exists() or not shutil.which("openssl"):
+        pytest.skip("mosquitto and openssl are needed (apt-get install mosquitto openssl)")
+    d = tmp_path / "pki"
+    d.mkdir()
+    days = "2"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "ca.key"),
+             "-out", str(d / "ca.crt"), "-days", days, "-subj", "/CN=bci-test-ca")  # fmt: skip
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "srv.key"),
+             "-out", str(d / "srv.csr"), "-subj", "/CN=localhost")  # fmt: skip
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _openssl("x509", "-req", "-in", str(d / "srv.csr"), "-CA", str(d / "ca.crt"),
+             "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "srv.crt"),
+             "-days", days, "-extfile", str(d / "ext.cnf"))  # fmt: skip
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "other.key"),
+             "-out", str(d / "other.crt"), "-days", days, "-subj", "/CN=another-ca")  # fmt: skip
+    pwfile = d / "passwd"
+    user, password = "bci-user", "correct horse"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pwfile), user, password], check=True)
+    p_port, t_port = free_port(), free_port()
+    conf = tmp_path / "secure.conf"
+    # as root, mosquitto drops to user "mosquitto", who cannot read pytest's tmp_path
+    user_line = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"{user_line}per_listener_settings true\n"
+        f"listener {p_port} 127.0.0.1\nallow_anonymous false\npassword_file {pwfile}\n"
+        f"listener {t_port} 127.0.0.1\nallow_anonymous true\n"
+        f"cafile {d / 'ca.crt'}\ncertfile {d / 'srv.crt'}\nkeyfile {d / 'srv.key'}\n"
+        "persistence false\nlog_dest stderr\nlog_type error\n"
+    )
+    broker = Mosquitto(port=t_port, conf=conf).start()
+    yield SecureBroker(p_port, t_port, user, password, d / "ca.crt", d / "other.crt", broker)
+    broker.stop()
