@@ -34,6 +34,7 @@ import pylsl
 
 from .._errors import BCIError, DecoderError
 from .._types import Chunk, Marker, StreamSpec
+from ._conditions import SustainedCondition
 from ._filters import NonFiniteGuard, Preprocessor, PreprocessSettings
 from ._postprocess import PostProcessor, PostprocessSettings
 from ._stats import STAGES, Budgets, Counters, LatencyStats
@@ -199,6 +200,7 @@ class Engine:
         self._last_decisions = 0
         self.decision_rate = 0.0
         self._in_bad_burst = False
+        self._nonfinite = SustainedCondition(quiet=1.0)  # one start + one end event per burst
         self.last_decision: dict | None = None
         self.recent_events: deque[dict] = deque(maxlen=256)  # bounded: for status and tests
 
@@ -398,6 +400,9 @@ class Engine:
                 ex.shutdown(wait=True, cancel_futures=True)
             sys.setswitchinterval(old_switch)
             self._publish_metrics(final=True)
+            ev = self._nonfinite.close(pylsl.local_clock())
+            if ev is not None:
+                self._event("nonfinite", unit="samples", **ev)
             self._event("stopped", **self._short_counts())
         if error is not None:
             raise error
@@ -487,7 +492,13 @@ class Engine:
         data, bad = self.guard(chunk.data)
         if bad is not None:
             c.nonfinite_samples += int(bad.size)
-            self._event("nonfinite", samples=int(bad.size), t=float(chunk.timestamps[bad[0]]))
+        stamps = chunk.timestamps
+        if bad is not None:
+            ev = self._nonfinite.update(True, stamps[bad[0]], bad.size, stamps[bad[-1]])
+        else:
+            ev = self._nonfinite.update(False, stamps[-1]) if chunk.n_times else None
+        if ev is not None:
+            self._event("nonfinite", unit="samples", **ev)
         y = self.pre(data)
         if self.pre.resampler is not None:
             ts = chunk.timestamps[0] + self.pre.resampler.offsets / self.pre.settings.sfreq

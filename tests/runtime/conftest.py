@@ -159,7 +159,8 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 class EEGPusher:
     """A real pylsl outlet pushing a 10 Hz sine plus noise on an absolute schedule (a thread).
 
-    ``nan_at``: (start_s, n_samples) of a NaN burst written into every channel.
+    ``nan_at``: (start_s, n_samples) of a NaN burst written into every channel;
+    ``nan_channel``: a channel that is NaN from start to end.
     """
 
     def __init__(
@@ -170,12 +171,14 @@ class EEGPusher:
         chunk: int = 10,
         ch_names: list[str] | None = None,
         nan_at: tuple[float, int] | None = None,
+        nan_channel: int | None = None,
     ):
         import threading
 
         import pylsl
 
         self.sfreq, self.chunk, self.nan_at = sfreq, chunk, nan_at
+        self.nan_channel = nan_channel
         self.n_channels = n_channels
         names = ch_names or (
             SIM_MONTAGE if n_channels == 16 else [f"ch{i}" for i in range(n_channels)]
@@ -221,6 +224,8 @@ class EEGPusher:
                 s0 = int(self.nan_at[0] * self.sfreq)
                 bad = (idx >= s0) & (idx < s0 + self.nan_at[1])
                 x[:, bad] = np.nan
+            if self.nan_channel is not None:
+                x[self.nan_channel] = np.nan
             ts = due - (self.chunk - 1 - np.arange(self.chunk)) / self.sfreq
             self.outlet.push_chunk(np.ascontiguousarray(x.T), ts.tolist())
             self.pushed += self.chunk

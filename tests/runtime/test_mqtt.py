@@ -483,3 +483,90 @@ def test_session_with_a_wrong_ca_continues_with_mqtt_off(
 
     assert "MQTT off: tls" in "\n".join(summary_lines(result.summary))
     assert result.recording is not None and result.recording.stat().st_size > 1000
+
+
+# --------------------------------------------------------------------- event rate limits
+async def _nan_session(
+    mosquitto: Mosquitto,
+    uid: str,
+    tmp_path: Path,
+    tiny_onnx: Path,
+    duration: float,
+    caplog: pytest.LogCaptureFixture,
+    **nan: object,
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Run an engine on a NaN-emitting stream; nonfinite events from the log, MQTT, the XDF."""
+    import pyxdf
+
+    from bci._recorder import RecorderXDF
+
+    caplog.set_level(logging.INFO, logger="bci")
+    session = f"n{uid}"
+    got: list = []
+    ready = asyncio.Event()
+    sub = asyncio.create_task(_collect(mosquitto.port, f"bci/{session}/events", got, ready))
+    await asyncio.wait_for(ready.wait(), 5)
+    rec = RecorderXDF(tmp_path / "nan.xdf")
+    with EEGPusher(f"eeg-{uid}", **nan):
+        mqtt = await ClientMQTT(MQTTSettings(port=mosquitto.port, session=session)).start()
+        assert await mqtt.wait_connected(5)
+        engine = Engine(
+            SourceLSL(name=f"eeg-{uid}"),
+            DecoderONNX(tiny_onnx),
+            EngineSettings(session=session, lsl_name=f"dec-{uid}", warmup=2),
+            recorder=rec,
+            publisher=mqtt,
+        )
+        await asyncio.to_thread(engine.prepare)
+        await engine.run(duration=duration)
+        engine.close()
+        await _wait_for(lambda: any(p.get("event") == "stopped" for _, p, _ in got), 10)
+        await mqtt.stop()
+    sub.cancel()
+    await asyncio.to_thread(rec.close)
+    logged = [
+        json.loads(r.getMessage().split(" ", 1)[1])
+        for r in caplog.records
+        if r.getMessage().startswith("event {")
+    ]
+    logged = [e for e in logged if e["event"] == "nonfinite"]
+    on_mqtt = [p for _, p, _ in got if p.get("event") == "nonfinite"]
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "nan.xdf"), dejitter_timestamps=False)
+    events = next(s for s in streams if s["info"]["name"][0] == f"{session}-events")
+    in_xdf = [json.loads(v[0]) for v in events["time_series"]]
+    in_xdf = [e for e in in_xdf if e["event"] == "nonfinite"]
+    assert engine.counters.nonfinite_samples > 0
+    return logged, on_mqtt, in_xdf
+
+
+async def test_a_10_s_nan_burst_is_one_start_and_one_end_event(
+    mosquitto: Mosquitto,
+    uid: str,
+    tmp_path: Path,
+    tiny_onnx: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logged, on_mqtt, in_xdf = await _nan_session(
+        mosquitto, uid, tmp_path, tiny_onnx, 15.0, caplog, nan_at=(2.0, 2500)
+    )
+    for where in (logged, on_mqtt, in_xdf):
+        assert [e["state"] for e in where] == ["start", "end"], where
+        end = where[1]
+        assert end["count"] == 2500 and end["at_stop"] is False
+        assert 9.9 < end["duration"] < 10.1
+
+
+async def test_a_permanently_nan_channel_is_one_start_event_while_it_lasts(
+    mosquitto: Mosquitto,
+    uid: str,
+    tmp_path: Path,
+    tiny_onnx: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logged, on_mqtt, in_xdf = await _nan_session(
+        mosquitto, uid, tmp_path, tiny_onnx, 4.0, caplog, nan_channel=3
+    )
+    for where in (logged, on_mqtt, in_xdf):
+        # one start while it lasts; the session's stop closes it (marked at_stop)
+        assert [e["state"] for e in where] == ["start", "end"], where
+        assert where[1]["at_stop"] is True and where[1]["count"] > 500
