@@ -24,7 +24,8 @@ from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol (contract 5) recorded whenever they are on the network.
+#: Streams of the stimulus protocol, recorded when the session started them (see
+#: ``bci._ownership``) or when ``recording.streams`` names them.
 PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
 
 
@@ -93,7 +94,7 @@ def _engine_settings(config: SessionConfig, decoder: Any):
     )
 
 
-def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
+def _simulated_process(config: Any, session_id: str, timeout: float = 60.0) -> Any:
     """The simulated participant (contract 6) in a process of its own, started.
 
     Its signal generator and schedule threads then never compete with the runtime's hot
@@ -103,7 +104,7 @@ def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
 
     child = ChildProcess(
         "bci.devices.simulated",
-        [config.model_dump_json()],
+        [config.model_dump_json(), session_id],
         f"the simulated participant {config.name!r}",
     )
     return child.start(timeout, error=DeviceError)
@@ -112,9 +113,11 @@ def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
 class _Sources:
     """Start the configured producers and build the LSL sources the engine pulls."""
 
-    def __init__(self) -> None:
+    def __init__(self, session_id: str) -> None:
         self.producers: list[Any] = []  # things with stop(): participant, board, replay
         self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
+        self.session_id = session_id
+        self.source_ids: dict[str, str] = {}  # stream name -> source_id of streams we started
 
     def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
         from bci.devices import SourceLSL
@@ -123,8 +126,14 @@ class _Sources:
         for i, src in enumerate(config.sources):
             kind = src.kind
             if kind == "simulated":
-                self.producers.append(_simulated_process(src))
+                from bci.devices.simulated._offline import signal_spec
+
+                from ._ownership import owned_source_id
+
+                self.producers.append(_simulated_process(src, self.session_id))
                 names.append(src.name)
+                base = signal_spec(src, ()).source_id
+                self.source_ids[src.name] = owned_source_id(base, self.session_id)
                 self.protocol_names = tuple(
                     getattr(src, key, default)
                     for key, default in zip(
@@ -136,13 +145,19 @@ class _Sources:
 
                 board = BoardBrainFlow(src.board, src.params, src.name).start()
                 self.producers.append(board)
+                self.source_ids.update({s.name: s.source_id for s in board.specs[:1]})
                 names.extend(spec.name for spec in board.specs[:1])
             elif kind == "replay":
                 from bci.devices import ReplayLSL
 
                 player = ReplayLSL(
-                    src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
+                    src.path,
+                    speed=src.speed,
+                    loop=src.loop,
+                    sfreq=src.sfreq,
+                    source_prefix=f"{self.session_id}/",
                 ).start()
+                self.source_ids.update({s.name: s.source_id for s in player.specs})
                 self.producers.append(player)
                 signal_specs = [s for s in player.specs if s.sfreq > 0]
                 if not signal_specs:
@@ -162,8 +177,13 @@ class _Sources:
                     names.append(src.name or "")
             else:  # pragma: no cover - the config schema forbids it
                 raise ConfigError(f"sources[{i}].kind={kind!r} is not supported")
-        first = getattr(self, "_first", None) or SourceLSL(name=names[0], timeout=10.0)
-        aux: list[Any] = [SourceLSL(name=n, timeout=5.0) for n in names[1:] if n]
+        ids = self.source_ids  # streams we started: resolved by source_id, never a namesake
+        first = getattr(self, "_first", None) or SourceLSL(
+            name=names[0], source_id=ids.get(names[0]), timeout=10.0
+        )
+        aux: list[Any] = [
+            SourceLSL(name=n, source_id=ids.get(n), timeout=5.0) for n in names[1:] if n
+        ]
         return first, aux
 
     def stop(self) -> None:
@@ -175,12 +195,44 @@ class _Sources:
         self.producers.clear()
 
 
-def _protocol_sources(names: tuple[str, ...], exclude: set[str]) -> list[Any]:
-    """Connected SourceLSL for each protocol stream (markers, descriptions, truth) visible now."""
+def _protocol_sources(
+    names: tuple[str, ...], exclude: set[str], session_id: str, extra: list[str]
+) -> list[Any]:
+    """Connected SourceLSL for this session's protocol streams and ``recording.streams``.
+
+    A protocol stream (markers, descriptions, truth) is this session's when its source_id
+    carries the session id (it started it); a namesake from another session or host is
+    skipped and logged.
+    """
+    import pylsl
+
     from bci.devices import SourceLSL, list_streams
 
-    visible = {s.name for s in list_streams(timeout=1.0)}
-    out = [SourceLSL(name=n, timeout=5.0) for n in names if n in visible and n not in exclude]
+    from ._ownership import select_protocol_streams
+
+    visible = list_streams(timeout=1.0, desc=False)
+    chosen = select_protocol_streams(visible, names, session_id, exclude)
+    for spec in chosen.foreign:
+        logger.info(
+            "not recording %r (source_id %r): another session's or host's stream; "
+            "name it in recording.streams to record it",
+            spec.name,
+            spec.source_id,
+        )
+    out = [SourceLSL(name=s.name, source_id=s.source_id, timeout=5.0) for s in chosen.own]
+    seen = {s.source_id for s in chosen.own} | set(exclude)
+    for i, item in enumerate(extra):
+        pred = item if ("=" in item or "(" in item) else f"name='{item}'"
+        found = pylsl.resolve_bypred(pred, minimum=1000, timeout=2.0)
+        if not found:
+            raise ConfigError(
+                f"recording.streams[{i}]: no LSL stream matches {pred!r}",
+                [(f"recording.streams[{i}]", item, "a stream on the network")],
+            )
+        for info in found:
+            if info.source_id() not in seen:
+                seen.add(info.source_id())
+                out.append(SourceLSL(name=info.name(), source_id=info.source_id(), timeout=5.0))
     for src in out:
         src.connect()
     if out:
@@ -258,11 +310,14 @@ async def _run(
     handle_signals: bool,
 ) -> SessionResult:
     from ._decoder import DecoderONNX
+    from ._ownership import new_session_id
     from ._runtime import Engine
 
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
-    sources = _Sources()
+    session_id = new_session_id(config.name)
+    logger.info("session id %s (tags the source_id of every stream it starts)", session_id)
+    sources = _Sources(session_id)
     engine = recorder = mqtt = broker = None
     summary: dict | None = None
     started = False
@@ -276,7 +331,9 @@ async def _run(
         aux += await asyncio.to_thread(
             _protocol_sources,
             sources.protocol_names,
-            {source.spec.name, *(a.spec.name for a in aux)},
+            {source.spec.source_id, *(a.spec.source_id for a in aux)},
+            session_id,
+            list(config.recording.streams) if config.recording.enabled else [],
         )
         settings = _engine_settings(config, decoder)
         if config.recording.enabled:

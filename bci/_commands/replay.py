@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from .._errors import ConfigError
+from ._common import cli_errors, cli_values
 
 
 def replay(
@@ -40,6 +41,17 @@ def replay(
 
     log = logging.getLogger("bci.replay")
     with cli_errors():
+        from ..config._sources import ReplaySourceConfig
+
+        cli_values(  # the rules of a replay source's config keys apply to the flags
+            ReplaySourceConfig,
+            {"path": str(file), "speed": speed, "loop": loop, "sfreq": sfreq},
+            {"speed": "--speed", "sfreq": "--sfreq", "path": "FILE"},
+        )
+        if duration is not None and not duration > 0:
+            raise ConfigError(f"--duration must be > 0 seconds, got {duration:g}.")
+        if wait < 0:
+            raise ConfigError(f"--wait must be >= 0 seconds, got {wait:g}.")
         player = ReplayLSL(
             file, speed=speed, loop=loop, mapping=mapping, sfreq=sfreq, source_prefix=source_prefix
         )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from ._common import cli_errors, cli_values
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
 
@@ -38,6 +38,8 @@ def run(
             cfg = load_config(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else SessionConfig()
         else:
             cfg = load_config(config)
+        if duration is not None:  # the rules of the config key `duration` apply to the flag
+            cfg = cli_values(SessionConfig, {"duration": duration}, {"duration": "--duration"}, cfg)
         on_metrics = None
         live_view = None
         if live:

@@ -201,3 +201,10 @@ class RecordingConfig(ConfigModel):
 
     enabled: bool = Field(True, description="Record every stream the session touches.")
     directory: str = Field("recordings", description="Folder for session XDF files.")
+    streams: list[str] = Field(
+        default_factory=list,
+        description="Other LSL streams to record: names or LSL predicates (e.g. "
+        "\"source_id='lab-presenter'\"). The session's own streams are always recorded; a "
+        "marker, stimulus or ground-truth stream it did not start is recorded only when "
+        "listed here.",
+    )
