@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ._types import StreamSpec
+
+#: The id of the session whose sources are being started (set by the session wiring while
+#: source drivers run, so that a driver can tag the streams it starts).
+current_session_id: ContextVar[str | None] = ContextVar("current_session_id", default=None)
 
 
 def new_session_id(name: str) -> str:
@@ -31,6 +36,8 @@ def owned_source_id(base: str, session_id: str | None) -> str:
 
 def is_owned(source_id: str, session_id: str) -> bool:
     """Whether ``source_id`` was tagged by the session ``session_id``."""
+    if not session_id:
+        return False
     return source_id.endswith(f"@{session_id}") or source_id.startswith(f"{session_id}/")
 
 

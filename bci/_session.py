@@ -1,7 +1,7 @@
 """The wiring layer: a :class:`~bci.config.SessionConfig` becomes a running session.
 
-It starts the configured sources (simulated participant, BrainFlow board, LSL stream,
-replay), loads the decoder, opens the recording and the MQTT client (with the embedded
+It starts the configured sources through the source registry (:mod:`bci._sources`:
+simulated participant, BrainFlow board, LSL stream, replay), loads the decoder, opens the recording and the MQTT client (with the embedded
 broker by default), runs the :class:`~bci._runtime.Engine` until the duration passes or
 Ctrl-C, and closes everything in order: inlets before outlets, the recording last, so the
 file is complete and loadable. Concrete components are imported lazily here, never in the
@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import BCIError, ConfigError, DecoderError, DeviceError
+from . import _sources
+from ._errors import ConfigError, DecoderError
 from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
 #: Streams of the stimulus protocol, recorded when the session started them (see
 #: ``bci._ownership``) or when ``recording.streams`` names them.
-PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
+PROTOCOL_STREAMS = _sources.PROTOCOL_STREAMS
 
 
 @dataclass
@@ -92,152 +93,6 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         warmup=config.decoder.warmup,
         publish_raw=config.outputs.mqtt.enabled and config.outputs.mqtt.publish_raw,
     )
-
-
-def _simulated_process(config: Any, session_id: str, timeout: float = 60.0) -> Any:
-    """The simulated participant (contract 6) in a process of its own, started.
-
-    Its signal generator and schedule threads then never compete with the runtime's hot
-    path for the GIL; it talks to the runtime over LSL only, like a real headset.
-    """
-    from ._child import ChildProcess
-
-    child = ChildProcess(
-        "bci.devices.simulated",
-        [config.model_dump_json(), session_id],
-        f"the simulated participant {config.name!r}",
-    )
-    return child.start(timeout, error=DeviceError)
-
-
-class _Sources:
-    """Start the configured producers and build the LSL sources the engine pulls."""
-
-    def __init__(self, session_id: str) -> None:
-        self.producers: list[Any] = []  # things with stop(): participant, board, replay
-        self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
-        self.session_id = session_id
-        self.source_ids: dict[str, str] = {}  # stream name -> source_id of streams we started
-
-    def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
-        from bci.devices import SourceLSL
-
-        names: list[str] = []
-        for i, src in enumerate(config.sources):
-            kind = src.kind
-            if kind == "simulated":
-                from bci.devices.simulated._offline import signal_spec
-
-                from ._ownership import owned_source_id
-
-                self.producers.append(_simulated_process(src, self.session_id))
-                names.append(src.name)
-                base = signal_spec(src, ()).source_id
-                self.source_ids[src.name] = owned_source_id(base, self.session_id)
-                self.protocol_names = tuple(
-                    getattr(src, key, default)
-                    for key, default in zip(
-                        ("markers", "stimuli", "truth"), PROTOCOL_STREAMS, strict=True
-                    )
-                )
-            elif kind == "brainflow":
-                from bci.devices._brainflow import BoardBrainFlow
-
-                board = BoardBrainFlow(src.board, src.params, src.name).start()
-                self.producers.append(board)
-                self.source_ids.update({s.name: s.source_id for s in board.specs[:1]})
-                names.extend(spec.name for spec in board.specs[:1])
-            elif kind == "replay":
-                from bci.devices import ReplayLSL
-
-                player = ReplayLSL(
-                    src.path,
-                    speed=src.speed,
-                    loop=src.loop,
-                    sfreq=src.sfreq,
-                    source_prefix=f"{self.session_id}/",
-                ).start()
-                self.source_ids.update({s.name: s.source_id for s in player.specs})
-                self.producers.append(player)
-                signal_specs = [s for s in player.specs if s.sfreq > 0]
-                if not signal_specs:
-                    raise BCIError(
-                        f"sources[{i}]: replay of {src.path} has no signal stream to decode"
-                    )
-                names.append(signal_specs[0].name)
-                names.extend(s.name for s in player.specs if s.name != signal_specs[0].name)
-            elif kind == "lsl":
-                if i == 0:
-                    decoded = SourceLSL(
-                        name=src.name, stype=src.stype, source_id=src.source_id, timeout=src.timeout
-                    )
-                    names.append("")  # placeholder: resolved by properties
-                    self._first = decoded
-                else:
-                    names.append(src.name or "")
-            else:  # pragma: no cover - the config schema forbids it
-                raise ConfigError(f"sources[{i}].kind={kind!r} is not supported")
-        ids = self.source_ids  # streams we started: resolved by source_id, never a namesake
-        first = getattr(self, "_first", None) or SourceLSL(
-            name=names[0], source_id=ids.get(names[0]), timeout=10.0
-        )
-        aux: list[Any] = [
-            SourceLSL(name=n, source_id=ids.get(n), timeout=5.0) for n in names[1:] if n
-        ]
-        return first, aux
-
-    def stop(self) -> None:
-        for p in reversed(self.producers):
-            try:
-                p.stop()
-            except Exception:  # noqa: BLE001 - every producer must get its stop call
-                logger.exception("stopping %s failed", p)
-        self.producers.clear()
-
-
-def _protocol_sources(
-    names: tuple[str, ...], exclude: set[str], session_id: str, extra: list[str]
-) -> list[Any]:
-    """Connected SourceLSL for this session's protocol streams and ``recording.streams``.
-
-    A protocol stream (markers, descriptions, truth) is this session's when its source_id
-    carries the session id (it started it); a namesake from another session or host is
-    skipped and logged.
-    """
-    import pylsl
-
-    from bci.devices import SourceLSL, list_streams
-
-    from ._ownership import select_protocol_streams
-
-    visible = list_streams(timeout=1.0, desc=False)
-    chosen = select_protocol_streams(visible, names, session_id, exclude)
-    for spec in chosen.foreign:
-        logger.info(
-            "not recording %r (source_id %r): another session's or host's stream; "
-            "name it in recording.streams to record it",
-            spec.name,
-            spec.source_id,
-        )
-    out = [SourceLSL(name=s.name, source_id=s.source_id, timeout=5.0) for s in chosen.own]
-    seen = {s.source_id for s in chosen.own} | set(exclude)
-    for i, item in enumerate(extra):
-        pred = item if ("=" in item or "(" in item) else f"name='{item}'"
-        found = pylsl.resolve_bypred(pred, minimum=1000, timeout=2.0)
-        if not found:
-            raise ConfigError(
-                f"recording.streams[{i}]: no LSL stream matches {pred!r}",
-                [(f"recording.streams[{i}]", item, "a stream on the network")],
-            )
-        for info in found:
-            if info.source_id() not in seen:
-                seen.add(info.source_id())
-                out.append(SourceLSL(name=info.name(), source_id=info.source_id(), timeout=5.0))
-    for src in out:
-        src.connect()
-    if out:
-        logger.info("recording protocol streams: %s", ", ".join(s.spec.name for s in out))
-    return out
 
 
 def _check_mqtt(mqtt: Any, on_auth_error: str) -> None:
@@ -317,19 +172,19 @@ async def _run(
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
     session_id = new_session_id(config.name)
     logger.info("session id %s (tags the source_id of every stream it starts)", session_id)
-    sources = _Sources(session_id)
+    sources = _sources.SessionSources(session_id)
     engine = recorder = mqtt = broker = None
     summary: dict | None = None
     started = False
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
-        source, aux = await asyncio.to_thread(sources.start, config)
+        source, aux = await asyncio.to_thread(sources.start, list(config.sources))
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
-            _protocol_sources,
+            _sources.protocol_sources,
             sources.protocol_names,
             {source.spec.source_id, *(a.spec.source_id for a in aux)},
             session_id,
@@ -377,7 +232,14 @@ async def _run(
             await mqtt.wait_connected(3.0)  # an unreachable broker is reported by the client
             _check_mqtt(mqtt, m.on_auth_error)
         engine = Engine(
-            source, decoder, settings, aux, recorder=recorder, publisher=mqtt, on_metrics=on_metrics
+            source,
+            decoder,
+            settings,
+            aux,
+            recorder=recorder,
+            publisher=mqtt,
+            on_metrics=on_metrics,
+            outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
         if mqtt is not None:
