@@ -517,6 +517,7 @@ async def _nan_session(
             EngineSettings(session=session, lsl_name=f"dec-{uid}", warmup=2),
             recorder=rec,
             publisher=mqtt,
+            outlet_factory=OutletLSL,
         )
         await asyncio.to_thread(engine.prepare)
         await engine.run(duration=duration)
