@@ -572,3 +572,30 @@ async def test_a_permanently_nan_channel_is_one_start_event_while_it_lasts(
         # one start while it lasts; the session's stop closes it (marked at_stop)
         assert [e["state"] for e in where] == ["start", "end"], where
         assert where[1]["at_stop"] is True and where[1]["count"] > 500
+
+
+def test_session_with_password_env_delivers_and_never_logs_or_records_it(
+    secure_mosquitto: SecureBroker,
+    uid: str,
+    tmp_path: Path,
+    tiny_onnx: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bci._session import run_session
+
+    caplog.set_level(logging.DEBUG)
+    b = secure_mosquitto
+    var = f"BCI_TEST_PW_{uid.replace('-', '_')}"
+    monkeypatch.setenv(var, b.password)
+    cfg = SessionConfig.model_validate(
+        _session_cfg(
+            tmp_path, uid, {"port": b.password_port, "username": b.username, "password_env": var}
+        )
+    )
+    with EEGPusher(f"eeg-{uid}"):
+        result = run_session(cfg, duration=2.0, decoder=tiny_onnx, handle_signals=False)
+    assert result.mqtt["error"] is None and result.mqtt["sent"] > 5
+    assert result.summary["counters"]["decisions"] > 5
+    assert b.password not in caplog.text
+    assert b.password.encode() not in result.recording.read_bytes()
