@@ -44,6 +44,10 @@ def _run(cases, outcome: Outcome) -> Outcome:  # noqa: ANN001
     t0 = time.perf_counter()
     for label, fn in cases:
         outcome.add(label, fn)
+        if outcome.cases % 10_000 == 0:  # progress of the long campaign
+            logger.info(
+                "%d cases, %d other exceptions so far", outcome.cases, len(outcome.failures)
+            )
     outcome.seconds += time.perf_counter() - t0
     return outcome
 
