@@ -44,7 +44,7 @@ def _run(cases, outcome: Outcome) -> Outcome:  # noqa: ANN001
     t0 = time.perf_counter()
     for label, fn in cases:
         outcome.add(label, fn)
-        if outcome.cases % 10_000 == 0:  # progress of the long campaign
+        if outcome.cases % 5_000 == 0:  # progress of the long campaign
             logger.info(
                 "%d cases, %d other exceptions so far", outcome.cases, len(outcome.failures)
             )
@@ -90,7 +90,7 @@ def test_config_loader_survives_900_generated_configs(tmp_path: Path) -> None:
     assert out.reads > 50 and out.errors > 500
 
 
-def _real_originals(shared_data: Path, work: Path, head: int = 128_000) -> dict[str, list[Path]]:
+def _real_originals(shared_data: Path, work: Path, head: int = 32_000) -> dict[str, list[Path]]:
     """Every real recording, each cut to its first ``head`` bytes (a truncated file is one of
     the cases anyway) so that 100,000 reads fit in the time budget."""
     out = {}
