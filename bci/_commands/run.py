@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from ._common import cli_errors, cli_values
 
 
 def run(
@@ -36,6 +36,8 @@ def run(
             cfg = load_config(shipped_config("default.yaml"))
         else:
             cfg = load_config(config, SessionConfig)
+        if duration is not None:  # the rules of the config key `duration` apply to the flag
+            cfg = cli_values(SessionConfig, {"duration": duration}, {"duration": "--duration"}, cfg)
         on_metrics = None
         live_view = None
         if live:
@@ -82,8 +84,8 @@ def run(
                 typer.echo(line)
             if result.mqtt:
                 typer.echo(
-                    f"  MQTT port {result.mqtt_port}: sent {result.mqtt['sent']}, unsent "
-                    f"{result.mqtt['unsent']}, reconnects {result.mqtt['reconnects']}"
+                    f"  MQTT port {result.mqtt_port}: {result.mqtt['state']}, reconnects "
+                    f"{result.mqtt['reconnects']}"
                 )
             if result.recording is not None:
                 typer.echo(f"recording: {result.recording}")

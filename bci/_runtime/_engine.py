@@ -34,6 +34,7 @@ import pylsl
 
 from .._errors import BCIError, DecoderError
 from .._types import Chunk, Marker, StreamSpec
+from ._conditions import SustainedCondition
 from ._pipeline import Pipeline
 from ._postprocess import PostprocessSettings
 from ._score import OnlineScore
@@ -233,6 +234,7 @@ class Engine:
         self._last_decisions = 0
         self.decision_rate = 0.0
         self._in_bad_burst = False
+        self._nonfinite = SustainedCondition(quiet=1.0)  # one start + one end event per burst
         self.last_decision: dict | None = None
         self.recent_events: deque[dict] = deque(maxlen=256)  # bounded: for status and tests
 
@@ -403,6 +405,9 @@ class Engine:
             sys.setswitchinterval(old_switch)
             self.score.update(math.inf)  # the hot path is done: score what waited for cues
             self._publish_metrics(final=True)
+            ev = self._nonfinite.close(pylsl.local_clock())
+            if ev is not None:
+                self._event("nonfinite", unit="samples", **ev)
             self._event("stopped", **self._short_counts())
         if error is not None:
             raise error
@@ -504,7 +509,11 @@ class Engine:
         cut = self.pipeline.cut(chunk.data, chunk.timestamps, chunk.t_pull)
         if cut.nonfinite:
             c.nonfinite_samples += cut.nonfinite
-            self._event("nonfinite", samples=cut.nonfinite, t=cut.t_nonfinite)
+            ev = self._nonfinite.update(True, cut.t_nonfinite, cut.nonfinite, cut.t_nonfinite_last)
+        else:
+            ev = self._nonfinite.update(False, chunk.timestamps[-1]) if chunk.n_times else None
+        if ev is not None:
+            self._event("nonfinite", unit="samples", **ev)
         c.windows += len(cut.windows) + len(cut.bad_windows)
         c.skipped_hops += cut.skipped
         if cut.bad_windows:
@@ -656,6 +665,7 @@ class Engine:
         if self.publisher is not None:
             self.counters.mqtt_sent = int(getattr(self.publisher, "sent", 0))
             self.counters.mqtt_unsent = int(getattr(self.publisher, "unsent", 0))
+        counts = getattr(self.publisher, "counts", None)
         return {
             "v": PAYLOAD_VERSION,
             "session": self.settings.session,
@@ -678,6 +688,7 @@ class Engine:
             if self.last_decision is None
             else {k: self.last_decision[k] for k in ("label", "prob", "cue")},
             "online": self.score.summary() if self._prepared and self.score.active else None,
+            "mqtt": counts() if counts is not None else None,
         }
 
     def _publish_metrics(self, final: bool = False) -> dict:

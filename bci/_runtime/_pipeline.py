@@ -40,8 +40,8 @@ class Cut:
         Hop boundaries passed without a window (live only: a late chunk crossed several).
     nonfinite : int
         Non-finite samples in the chunk (replaced before filtering).
-    t_nonfinite : float
-        Timestamp of the first of them (NaN when none).
+    t_nonfinite, t_nonfinite_last : float
+        Timestamps of the first and the last of them (NaN when none).
     bad_windows : list of Window
         Windows or epochs left out because they overlap non-finite samples.
     """
@@ -50,6 +50,7 @@ class Cut:
     skipped: int = 0
     nonfinite: int = 0
     t_nonfinite: float = float("nan")
+    t_nonfinite_last: float = float("nan")
     bad_windows: list[Window] = field(default_factory=list)
 
 
@@ -198,6 +199,7 @@ class Pipeline:
         if bad is not None:
             out.nonfinite = int(bad.size)
             out.t_nonfinite = float(timestamps[bad[0]])
+            out.t_nonfinite_last = float(timestamps[bad[-1]])
         y = self.pre(clean)
         if self.pre.resampler is not None:
             ts = timestamps[0] + self.pre.resampler.offsets / self.pre.settings.sfreq

@@ -39,7 +39,7 @@ def status_table(snap: dict) -> Any:
         f"{c['dropped_stale']} / {c['skipped_hops']}",
     )
     t.add_row("lost samples / NaN samples", f"{c['lost_samples']} / {c['nonfinite_samples']}")
-    t.add_row("MQTT sent / unsent", f"{c['mqtt_sent']} / {c['mqtt_unsent']}")
+    t.add_row("MQTT sent / unsent", f"{c['mqtt_sent']} / {c['mqtt_unsent']}{_mqtt_state(snap)}")
     return t
 
 
@@ -78,6 +78,13 @@ def confusion_lines(online: dict) -> list[str]:
     return lines
 
 
+def _mqtt_state(snap: dict) -> str:
+    m = snap.get("mqtt")
+    if not m or (m.get("state") != "off" and not m.get("error")):
+        return ""
+    return f"  (MQTT {m['state']}{': ' + m['error'] if m.get('error') else ''})"
+
+
 def summary_lines(snap: dict) -> list[str]:
     """The exit summary as plain lines."""
     c = snap["counters"]
@@ -95,6 +102,7 @@ def summary_lines(snap: dict) -> list[str]:
         f"  overruns {c['overruns']}, dropped stale {c['dropped_stale']}, skipped hops {c['skipped_hops']}, "
         f"skipped NaN windows {c['skipped_nonfinite']}, NaN samples {c['nonfinite_samples']}, "
         f"lost samples {c['lost_samples']}, MQTT sent {c['mqtt_sent']} unsent {c['mqtt_unsent']}"
+        f"{_mqtt_state(snap)}"
     )
     on = snap.get("online")
     if on and on.get("n"):
