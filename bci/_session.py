@@ -203,6 +203,7 @@ async def _run(
             {source.spec.source_id, *(a.spec.source_id for a in aux)},
             session_id,
             list(config.recording.streams) if config.recording.enabled else [],
+            sources.protocol_ids,
         )
         settings = _engine_settings(config, decoder)
         if config.recording.enabled:

@@ -56,6 +56,9 @@ class StartedSource:
         them by it, so a stream of the same name from another session is never pulled.
         Drivers tag them with :func:`bci._ownership.owned_source_id` and
         :func:`bci._ownership.current_session_id`.
+    protocol_ids : dict of str to str
+        ``source_id`` of the protocol streams (markers, descriptions, truth) this source
+        publishes, by name: the session waits for them and records them.
     """
 
     streams: tuple[str, ...] = ()
@@ -66,6 +69,7 @@ class StartedSource:
     begin: Callable[[], Any] | None = field(default=None, repr=False)
     wait_end: Callable[[], Any] | None = field(default=None, repr=False)
     source_ids: dict[str, str] = field(default_factory=dict)
+    protocol_ids: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
         """Stop the producer, if any."""
@@ -127,18 +131,22 @@ def simulated_process(config: Any, timeout: float = 60.0, session_id: str | None
 
 
 def _simulated(config: Any, index: int) -> StartedSource:
-    from bci.devices.simulated._offline import signal_spec
+    from bci.devices.simulated._offline import resolve_paradigm, signal_spec
 
     protocol = tuple(
         getattr(config, key, default)
         for key, default in zip(("markers", "stimuli", "truth"), PROTOCOL_STREAMS, strict=True)
     )
     sid = current_session_id.get()
+    published = {config.truth: f"{config.truth}-seed{config.seed}"}
+    if resolve_paradigm(config) != "none":  # its headless schedule
+        published |= {name: f"{name}-schedule" for name in (config.markers, config.stimuli)}
     return StartedSource(
         (config.name,),
         protocol=protocol,
         producer=simulated_process(config, session_id=sid),
         source_ids={config.name: owned_source_id(signal_spec(config, ()).source_id, sid)},
+        protocol_ids={n: owned_source_id(base, sid) for n, base in published.items()},
     )
 
 
@@ -219,6 +227,7 @@ class SessionSources:
     def __init__(self, session_id: str | None = None) -> None:
         self.started: list[StartedSource] = []
         self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
+        self.protocol_ids: dict[str, str] = {}  # protocol streams our sources publish
         self.session_id = session_id
 
     def start(self, sources: list[Any]) -> tuple[Any, list[Any]]:
@@ -244,6 +253,7 @@ class SessionSources:
                 started = source_driver(src.kind)(src, i)
                 self.started.append(started)
                 ids.update(started.source_ids)
+                self.protocol_ids.update(started.protocol_ids)
                 if started.protocol is not None:
                     self.protocol_names = started.protocol
                 if i == 0 and started.inlet is not None:
@@ -297,6 +307,7 @@ def protocol_sources(
     exclude: set[str],
     session_id: str | None = None,
     extra: list[str] | None = None,
+    expected: dict[str, str] | None = None,
 ) -> list[Any]:
     """Connected SourceLSL for this session's protocol streams and ``recording.streams``.
 
@@ -311,6 +322,9 @@ def protocol_sources(
         namesake from another session or host is skipped and logged.
     extra : list of str | None
         ``recording.streams``: names or LSL predicates recorded as well.
+    expected : dict of str to str | None
+        Protocol streams this session's sources publish (name -> source_id): waited for
+        (up to 5 s each) rather than looked up once, so a loaded host cannot miss them.
 
     Raises
     ------
@@ -334,6 +348,13 @@ def protocol_sources(
         )
     out = [SourceLSL(name=s.name, source_id=s.source_id, timeout=5.0) for s in chosen.own]
     seen = {s.source_id for s in chosen.own} | set(exclude)
+    for name, sid in (expected or {}).items():
+        if name in names and sid not in seen:
+            if pylsl.resolve_bypred(f"source_id='{sid}'", minimum=1, timeout=5.0):
+                seen.add(sid)
+                out.append(SourceLSL(name=name, source_id=sid, timeout=5.0))
+            else:
+                logger.warning("protocol stream %r (source_id %r) did not appear", name, sid)
     for i, item in enumerate(extra or []):
         pred = item if ("=" in item or "(" in item) else f"name='{item}'"
         found = pylsl.resolve_bypred(pred, minimum=1000, timeout=2.0)
