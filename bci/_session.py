@@ -77,6 +77,8 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         session=config.name,
         window=config.window.length,
         hop=config.window.hop,
+        mode=config.window.mode,
+        marker_stream=config.window.markers,
         bandpass=bandpass,
         notch=notch,
         reref=reref,
