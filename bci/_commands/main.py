@@ -33,6 +33,7 @@ def _register() -> None:
         "replay": ("replay", "issue 3: streams"),
         "devices": ("devices", "issue 3: streams"),
         "calibrate": ("calibrate", "issue 7: per-user calibration"),
+        "evaluate": ("evaluate", "pseudo-online scoring"),
         "pretrain": ("pretrain", "issue 6: foundation model"),
         "export": ("export", "issue 6: foundation model"),
         "bench": ("bench", "issue 4: benchmarks"),
