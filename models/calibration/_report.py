@@ -254,7 +254,7 @@ def write_report(out: Path, metrics: dict, scores: list[Scores], best: Scores) -
         "",
         "Shortcut rows decode the labels from artifact-only features (EOG band on frontal "
         "channels, > 30 Hz power, one channel at a time). Each row is an *artifact* or the "
-        f"paradigm's own *signal* for a {metrics['family']} decoder (rule column); a warning is raised when "
+        f"paradigm's own *signal* for the {metrics['family']} decoder (rule column); a warning is raised when "
         f"an artifact row comes within {metrics.get('shortcut_margin', 0.05):g} of the shipped "
         "decoder.",
         "",
