@@ -64,17 +64,21 @@ def _plots(
         _save(fig, out / "confusion.png")
         plt.close(fig)
         files.append("confusion.png")
-    # timeline of the first recording: truth vs decisions
-    if decoded and len(decoded[0].decisions):
-        d = decoded[0]
+    # timeline of the recording with the most scored trials: truth vs decisions
+    best = max(range(len(decoded)), key=lambda i: len(scores[i].trial_y), default=None)
+    if best is not None and len(decoded[best].decisions):
+        d = decoded[best]
         dec = d.decisions
         t0 = float(dec["t_first"].min())
         span = min(60.0, float(dec["t_last"].max()) - t0)
-        trials = cut_trials(d.markers, config, t0 + span + 1e3)
+        trials = cut_trials(d.markers, config, float(dec["t_last"].max()))
+        trials = [
+            type(t)(t.onset, max(t.start, t0), min(t.end, t0 + span), t.label)
+            for t in trials
+            if t.end > t0 and t.start < t0 + span
+        ]
         fig, ax = plt.subplots(figsize=(9, 1.2 + 0.35 * len(classes)))
         for k, t in enumerate(trials):
-            if t.onset > t0 + span:
-                break
             ax.axvspan(t.start - t0, t.end - t0, ymin=0, ymax=1, color=f"C{t.label % 10}",
                        alpha=0.15, lw=0, label=None if k else "trial span (colour = true class)")  # fmt: skip
             ax.plot([t.start - t0, t.end - t0], [t.label, t.label], color="k", lw=3,
