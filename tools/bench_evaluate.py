@@ -1,7 +1,8 @@
 """Pseudo-online benchmark: calibrate on some recordings, ``bci evaluate`` the held-out ones.
 
 ``python tools/bench_evaluate.py [--only NAME] [--speed X] [--strategies features ...]``
-writes ``docs/bench/evaluate.json`` and ``docs/bench/evaluate.md``. Each scenario calibrates
+writes ``docs/bench/evaluate.json`` and prints the Markdown table of ``docs/scoring.md``
+(``--md FILE`` writes it to a file too). Each scenario calibrates
 with its shipped ``configs/calibrate_*.yaml`` (every strategy unless ``--strategies``), then
 decodes the held-out files with the live pipeline (virtual time, or an LSL replay with
 ``--speed``) and scores them, next to the same model scored epoch by epoch as calibration
@@ -165,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="Substring of the scenario names to run.")
     p.add_argument("--speed", type=float, default=None, help="LSL replay speed (default: virtual).")
     p.add_argument("--strategies", nargs="+", default=None, help="Only these strategies.")
-    p.add_argument("--out", default=str(OUT), help="Folder for evaluate.json and evaluate.md.")
+    p.add_argument("--json", default=str(OUT / "evaluate.json"), help="Where the rows go.")
+    p.add_argument("--md", default=None, help="Also write the Markdown table to this file.")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("bci.models", "onnx_ir", "onnxscript", "bci._decoder", "bci._evaluate_run"):
@@ -174,13 +176,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     rows = run(only=args.only, speed=args.speed, strategies=args.strategies)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "evaluate.json").write_text(json.dumps(rows, indent=1) + "\n")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     md = markdown(rows)
-    (out / "evaluate.md").write_text(
-        "# Pseudo-online evaluation on held-out recordings\n\n" + md + "\n"
-    )
+    if args.md:
+        Path(args.md).write_text(md + "\n")
     sys.stdout.write(md + "\n")
     return 0
 

@@ -22,12 +22,13 @@ def _calibration_config(decoder: Path, config: Path | None):
         config = find_calibration_config(decoder)
     if config is None:
         from bci._decoder import DecoderONNX
+        from bci.config import shipped_config
 
-        from .calibrate import CONFIGS, PARADIGMS
+        from .calibrate import PARADIGMS
 
         paradigm = DecoderONNX(decoder, provider="cpu").metadata.get("paradigm")
         if paradigm in PARADIGMS:
-            config = CONFIGS / f"calibrate_{PARADIGMS[paradigm]}.yaml"
+            config = shipped_config(f"calibrate_{PARADIGMS[paradigm]}.yaml")
     if config is None:
         raise ConfigError(
             f"{decoder}: no calibration.yaml beside it and no shipped config for its paradigm; "

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from recordings import Generated
 
 from bci.config._calibration import CalibrationConfig
 from bci.config._load import parse_config
@@ -40,72 +41,80 @@ def _write_muse(path: Path, header: list[str], data: np.ndarray) -> Path:
 
 
 @pytest.fixture
-def n170_file(test_data: Path) -> Path:
-    return test_data / "muse-n170" / "data_2017-09-13-15.30.01.csv"
+def muse_file(generated: Generated) -> Path:
+    """A generated Muse-layout run (SSVEP trials, codes 1/2)."""
+    return generated["muse-ssvep"]
 
 
 @pytest.fixture
-def railed_file(n170_file: Path, tmp_path: Path) -> Path:
+def railed_file(muse_file: Path, tmp_path: Path) -> Path:
     """The same run with AF7 and AF8 stuck at the Muse's -1000 uV rail (an unplugged headset)."""
-    header, data = _read_muse(n170_file)
+    header, data = _read_muse(muse_file)
     data[:, header.index("AF7")] = -1000.0
     data[:, header.index("AF8")] = -1000.0
     return _write_muse(tmp_path / "railed.csv", header, data)
 
 
+def _reject_cfg(**update) -> CalibrationConfig:
+    """The Muse SSVEP config with a peak-to-peak rejection, as the Muse ERP configs have."""
+    return _cfg("muse-ssvep", epochs={"reject_uv": 150.0}, **update)
+
+
 # --------------------------------------------------------------------------- bad data
 def test_railed_file_is_skipped_with_a_warning_naming_it(
-    n170_file: Path, railed_file: Path, caplog: pytest.LogCaptureFixture
+    muse_file: Path, railed_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from bci.models.calibration import load_trials
 
-    cfg = _cfg("muse-n170")
+    cfg = _reject_cfg()
     with caplog.at_level(logging.WARNING):
-        trials = load_trials([n170_file, railed_file], cfg)
+        trials = load_trials([muse_file, railed_file], cfg)
     assert list(trials.skipped) == [str(railed_file)]
     reason = trials.skipped[str(railed_file)]
     assert "reject_uv" in reason and "AF7 flat" in reason and "'channels'" in reason
     assert any("railed.csv" in r.getMessage() for r in caplog.records)
-    assert trials.files == [str(n170_file)] and sum(trials.counts().values()) > 30
+    assert trials.files == [str(muse_file)] and sum(trials.counts().values()) >= 20
 
 
 def test_nothing_left_error_says_what_to_change(railed_file: Path) -> None:
     from bci.models.calibration import CalibrationDataError, load_trials
 
     with pytest.raises(CalibrationDataError, match=r"railed\.csv: all \d+ trials rejected") as e:
-        load_trials([railed_file], _cfg("muse-n170"))
+        load_trials([railed_file], _reject_cfg())
     msg = str(e.value)
     assert "Raise epochs.reject_uv" in msg and "leave the bad channel out of 'channels'" in msg
     # leaving the railed channels out makes the same file usable
-    trials = load_trials([railed_file], _cfg("muse-n170", channels=["TP9", "TP10"]))
-    assert trials.ch_names == ["TP9", "TP10"] and not trials.skipped
+    trials = load_trials([railed_file], _reject_cfg(channels=["TP9", "TP10", "Right AUX"]))
+    assert trials.ch_names == ["TP9", "TP10", "Right AUX"] and not trials.skipped
 
 
-def test_unlabelled_file_is_skipped_not_fatal(n170_file: Path, tmp_path: Path) -> None:
+def test_unlabelled_file_is_skipped_not_fatal(muse_file: Path, tmp_path: Path) -> None:
     from bci.models.calibration import load_trials
 
-    header, data = _read_muse(n170_file)
+    header, data = _read_muse(muse_file)
     data[:, -1] = 0
-    data[0, -1] = 2  # one marker at the first sample: its epoch starts before the file
+    data[-10, -1] = 2  # one marker 10 samples before the end: its epoch runs past the file
     unlabelled = _write_muse(tmp_path / "unlabelled.csv", header, data)
-    trials = load_trials([n170_file, unlabelled], _cfg("muse-n170"))
+    trials = load_trials([muse_file, unlabelled], _cfg("muse-ssvep"))
     assert "no complete trial" in trials.skipped[str(unlabelled)]
     assert "1 labelled trial" in trials.skipped[str(unlabelled)]
 
 
 def test_calibrate_cli_warns_about_the_skipped_file(
-    n170_file: Path, railed_file: Path, tmp_path: Path
+    muse_file: Path, railed_file: Path, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 
     from bci._commands.main import app
 
-    cfg = tmp_path / "n170.yaml"
-    data = yaml.safe_load((ROOT / "configs" / "calibrate_muse-n170.yaml").read_text())
+    cfg = tmp_path / "ssvep.yaml"
+    data = yaml.safe_load((ROOT / "configs" / "calibrate_muse-ssvep.yaml").read_text())
     data["strategies"] = ["features"]
+    data["sessions"] = "none"
+    data["epochs"]["reject_uv"] = 150.0
     cfg.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    args = ["calibrate", "-c", str(cfg), "-o", str(out), "--fast", str(n170_file), str(railed_file)]
+    args = ["calibrate", "-c", str(cfg), "-o", str(out), "--fast", str(muse_file), str(railed_file)]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "warning: skipped" in res.output and "railed.csv" in res.output
@@ -128,15 +137,12 @@ def _custom_csv(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_unknown_csv_layout_from_the_cli(test_data: Path, tmp_path: Path) -> None:
+def test_unknown_csv_layout_from_the_cli(generated: Generated, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from bci._commands.main import app
 
-    srcs = [
-        test_data / "muse-ssvep" / "data_2017-09-14-21.20.04.csv",
-        test_data / "calib-muse-ssvep" / "data_2017-09-14-21.22.51.csv",
-    ]
+    srcs = [generated["muse-ssvep"], generated["muse-ssvep-2"]]
     csvs = [str(_custom_csv(f, tmp_path / f"custom{k}.csv")) for k, f in enumerate(srcs)]
     mapping = yaml.safe_load((ROOT / "configs" / "replay_columns.yaml").read_text())
     mapping.update(delimiter=";", channels=MUSE_COLS)
@@ -203,7 +209,7 @@ def test_ship_auto_considers_exportable_baselines_and_says_when_a_baseline_wins(
 
 @pytest.mark.parametrize(("name", "files"), [("td_lda", "myo"), ("xdawn_lda", "n170")])
 def test_shipped_baseline_onnx_matches_the_pipeline(
-    name: str, files: str, test_data: Path, n170_file: Path, tmp_path: Path
+    name: str, files: str, generated: Generated, muse_file: Path, tmp_path: Path
 ) -> None:
     from bci._decoder import DecoderONNX
     from bci.models.calibration import calibrate, load_trials
@@ -211,7 +217,7 @@ def test_shipped_baseline_onnx_matches_the_pipeline(
     from bci.models.calibration._baselines import make_baseline
 
     if files == "myo":
-        paths = [test_data / "myo-wrist-gestures" / "12345-1" / "7.txt"]
+        paths = [generated["myo"]]
         cfg = _cfg(
             "myo-wrist-gestures",
             classes=["rest", "fist"],
@@ -222,7 +228,7 @@ def test_shipped_baseline_onnx_matches_the_pipeline(
             ship=name,
         )
     else:
-        paths = [n170_file]
+        paths = [muse_file]  # an ERP pipeline on SSVEP trials: the export is what is checked
         cfg = _cfg("muse-n170", strategies=["features"], ship=name, sessions="none")
     res = calibrate(paths, cfg, tmp_path, progress=False, learning=False, shortcut=False)
     assert res.metrics["best"]["name"] == name and res.metrics["best"]["kind"] == "baseline"

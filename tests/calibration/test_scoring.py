@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from recordings import Generated
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bci._scoring import (
@@ -144,13 +145,13 @@ def test_trial_accuracy_averages_the_windows_of_a_trial() -> None:
 
 # --------------------------------------------------------------------------- bci evaluate
 @pytest.fixture
-def ssvep_model(test_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ssvep_model(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bci.models.calibration import calibrate
 
     out = tmp_path_factory.mktemp("ssvep_model")
     cfg = _cfg("muse-ssvep", strategies=["features"], sessions="none", min_trials_per_class=2)
     calibrate(
-        [test_data / "calib-muse-ssvep" / "data_2017-09-14-21.22.51.csv"],
+        [generated["muse-ssvep"]],
         cfg,
         out,
         progress=False,
@@ -161,13 +162,13 @@ def ssvep_model(test_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def test_evaluate_cli_on_a_held_out_file(
-    ssvep_model: Path, test_data: Path, tmp_path: Path
+    ssvep_model: Path, generated: Generated, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 
     from bci._commands.main import app
 
-    held_out = test_data / "muse-ssvep" / "data_2017-09-14-21.20.04.csv"
+    held_out = generated["muse-ssvep-2"]
     out = tmp_path / "eval"
     res = CliRunner().invoke(
         app, ["evaluate", str(ssvep_model), str(held_out), "-o", str(out), "--offline"]
@@ -193,12 +194,12 @@ def test_evaluate_cli_on_a_held_out_file(
     assert ev2["summary"]["trials"] == ev["summary"]["trials"]
 
 
-def test_evaluate_cli_errors(ssvep_model: Path, test_data: Path, tmp_path: Path) -> None:
+def test_evaluate_cli_errors(ssvep_model: Path, generated: Generated, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from bci._commands.main import app
 
-    held_out = str(test_data / "muse-ssvep" / "data_2017-09-14-21.20.04.csv")
+    held_out = str(generated["muse-ssvep-2"])
     run = CliRunner().invoke
     res = run(app, ["evaluate", str(ssvep_model), held_out, "--speed", "2", "--virtual"])
     assert res.exit_code == 2 and "not both" in res.output
