@@ -213,3 +213,24 @@ def test_evaluate_cli_errors(ssvep_model: Path, generated: Generated, tmp_path: 
     )
     assert res.exit_code == 2 and "differ from the calibration config" in res.output
     assert "Traceback" not in res.output
+
+
+def test_evaluate_over_an_lsl_replay(
+    ssvep_model: Path, generated: Generated, tmp_path: Path
+) -> None:
+    """--speed replays the file on LSL (unique source ids) and scores the live decisions."""
+    from bci._evaluation import evaluate
+    from bci.config._calibration import CalibrationConfig
+    from bci.config._load import load_config
+
+    cfg = load_config(ssvep_model / "calibration.yaml", CalibrationConfig)
+    held_out = generated["muse-ssvep-2"]
+    virtual = evaluate(ssvep_model, [held_out], cfg, tmp_path / "v", plots=False)
+    live = evaluate(ssvep_model, [held_out], cfg, tmp_path / "l", speed=4.0, plots=False)
+    assert live["mode"] == "LSL replay at 4x" and virtual["mode"] == "virtual time"
+    tv, tl = virtual["summary"]["trials"], live["summary"]["trials"]
+    per = live["per_file"][str(held_out)]
+    # every live decision (one per epoch) is matched to its trial and scored
+    assert tl["n"] == per["decisions"] >= 3 and tl["n"] <= tv["n"]
+    assert tl["accuracy"] >= 0.8 and tv["accuracy"] >= 0.8
+    assert per["latency_ms"]["decision"]["p50"] >= 0
