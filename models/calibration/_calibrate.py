@@ -116,7 +116,7 @@ def _primary(m: dict, binary: bool) -> float:
 
 def pick_shipped(scores: list[Scores], ship: str, binary: bool, skipped: dict[str, str]) -> Scores:
     """The candidate to export: ``ship`` by name, or with ``auto`` the best-scoring strategy or
-    exportable baseline (AUC for binary tasks, else accuracy; ties go to the first listed).
+    exportable baseline (AUC for binary tasks, else accuracy; a tie goes to the strategy).
 
     Raises
     ------
@@ -130,8 +130,10 @@ def pick_shipped(scores: list[Scores], ship: str, binary: bool, skipped: dict[st
     ]
     if not exportable:
         raise DecoderError(f"no calibration strategy could be trained: {skipped}")
-    if ship == "auto":
-        return max(exportable, key=lambda s: _primary(s.metrics, binary))
+    if ship == "auto":  # a tie goes to the strategy (td_lda computes the emg features' figures)
+        return max(
+            exportable, key=lambda s: (round(_primary(s.metrics, binary), 6), s.kind == "strategy")
+        )
     best = next((s for s in exportable if s.name == ship), None)
     if best is None:
         raise DecoderError(f"ship={ship!r} could not be trained: {skipped.get(ship)}")
@@ -155,7 +157,7 @@ def _compare_with_baselines(best: Scores, scores: list[Scores], binary: bool, sh
     )
     if best.kind == "baseline":
         out["note"] = f"baseline {best.name} is shipped: it beat every strategy"
-    elif diff < 0:
+    if diff < 0:
         how = (
             f"set ship: {top.name} to ship it"
             if top.name in EXPORTABLE and ship != "auto"

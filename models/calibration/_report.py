@@ -162,10 +162,11 @@ def _comparison_line(metrics: dict) -> str:
     if "best_baseline" not in c:
         return "- no baseline was run"
     m = c["metric"]
-    if c.get("note"):
-        return f"- **{c['note']}** ({m} {c['shipped_score']:.3f})"
+    note = f"- **{c['note']}** ({m} {c['shipped_score']:.3f})" if c.get("note") else ""
+    if note and not c["baseline_wins"]:
+        return note
     if c["baseline_wins"]:
-        return (
+        return (note + "\n" if note else "") + (
             f"- **the best baseline wins**: {c['best_baseline']} {m} "
             f"{c['best_baseline_score']:.3f} vs shipped {c['shipped']} {c['shipped_score']:.3f} "
             f"({c['difference']:+.3f})"

@@ -202,6 +202,10 @@ def test_ship_auto_considers_exportable_baselines_and_says_when_a_baseline_wins(
     best = pick_shipped(scores, "features", True, {})
     c = _compare_with_baselines(best, scores, True, "features")
     assert c["baseline_wins"] and "xdawn_ts" in c["warning"] and "report-only" in c["warning"]
+    tie = _scores([("td_lda", "baseline", 0.8), ("features", "strategy", 0.8)])
+    best = pick_shipped(tie, "auto", True, {})
+    assert best.name == "features"  # a tie is not a baseline win
+    assert not _compare_with_baselines(best, tie, True, "auto")["baseline_wins"]
     scores = _scores([("td_lda", "baseline", 0.6), ("features", "strategy", 0.9)])
     c = _compare_with_baselines(pick_shipped(scores, "auto", True, {}), scores, True, "auto")
     assert not c["baseline_wins"] and "warning" not in c and c["difference"] == pytest.approx(0.3)
