@@ -246,6 +246,16 @@ async def _run(
     mqtt_port: int | None = None
     try:
         source, aux = await asyncio.to_thread(sources.start, config)
+        if config.quality.on_bad != "off":  # warn or refuse on bad required channels
+            from bci.devices import SourceLSL
+
+            from ._quality import startup_check
+
+            probe = SourceLSL(source.name, source.stype, source.source_id, timeout=10.0)
+            need = config.preprocess.channels or decoder.ch_names
+            await asyncio.to_thread(
+                startup_check, probe, config.quality, need, config.preprocess.notch or 50.0
+            )
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)

@@ -36,6 +36,8 @@ def _register() -> None:
         "pretrain": ("pretrain", "issue 6: foundation model"),
         "export": ("export", "issue 6: foundation model"),
         "bench": ("bench", "issue 4: benchmarks"),
+        "view": ("view", "live view"),
+        "check": ("check", "signal quality"),
     }
     app.command("validate")(validate.validate)
     app.command("sys-info")(sys_info.sys_info)

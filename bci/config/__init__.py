@@ -13,6 +13,7 @@ from ._runtime import (
     OutputsConfig,
     PostprocessConfig,
     PreprocessConfig,
+    QualityConfig,
     RecordingConfig,
     WindowConfig,
 )
@@ -21,6 +22,7 @@ from ._sources import (
     BrainFlowSourceConfig,
     LSLSourceConfig,
     ReplaySourceConfig,
+    SimulatedFaultsConfig,
     SimulatedSourceConfig,
     SourceConfig,
 )
@@ -40,9 +42,11 @@ __all__ = [
     "OutputsConfig",
     "PostprocessConfig",
     "PreprocessConfig",
+    "QualityConfig",
     "RecordingConfig",
     "ReplaySourceConfig",
     "SessionConfig",
+    "SimulatedFaultsConfig",
     "SimulatedSourceConfig",
     "SourceConfig",
     "WindowConfig",

@@ -12,6 +12,7 @@ from ._runtime import (
     OutputsConfig,
     PostprocessConfig,
     PreprocessConfig,
+    QualityConfig,
     RecordingConfig,
     WindowConfig,
 )
@@ -41,6 +42,7 @@ class SessionConfig(ConfigModel):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )
