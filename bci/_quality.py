@@ -9,7 +9,7 @@ Order of the tests (the first that matches names the channel's status):
 1. ``disconnected``: the channel reads exactly zero or mostly non-finite values, or its
    impedance is above ``impedance_kohm``;
 2. ``railed``: at least ``rail_fraction`` of the samples sit at the amplifier's rail
-   (``|x| >= rail_uv``) or are clipped (equal to the block's minimum or maximum);
+   (``|x| >= rail_uv``) or are clipped (repeat the block's minimum or maximum);
 3. ``flat``: standard deviation below ``flat_uv``;
 4. ``line_noise``: the line frequency (and its harmonics) carries more than ``line_ratio``
    of the power between 1 Hz and Nyquist;
@@ -153,8 +153,11 @@ class QualityCheck:
         zero = np.all(xf == 0.0, axis=1) if n else np.ones(n_ch, bool)
         if n:
             hi, lo = xf.max(axis=1, keepdims=True), xf.min(axis=1, keepdims=True)
-            clipped = ((xf == hi) | (xf == lo)).mean(axis=1)
-            clipped = np.where(std >= s.flat_uv, clipped, 0.0)  # a constant is not "clipped"
+            # clipped: runs of samples stuck at the block's extreme (a periodic signal that
+            # merely repeats its peak value is not clipped); a constant is flat, not clipped
+            at_edge = (xf[:, 1:] == hi) | (xf[:, 1:] == lo)
+            clipped = (at_edge & (xf[:, 1:] == xf[:, :-1])).sum(axis=1) / n
+            clipped = np.where(std >= s.flat_uv, clipped, 0.0)
             at_rail = (np.abs(xf) >= s.rail_uv).mean(axis=1)
             rail = np.maximum(clipped, at_rail)
         else:

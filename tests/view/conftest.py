@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pylsl
 import pytest
 import yaml
 
@@ -76,3 +79,34 @@ def wait_for(driver: object, cond, timeout: float, poll: float = 0.2) -> dict:  
             return state
         time.sleep(poll)
     pytest.fail(f"page state after {timeout:g} s: {state}")
+
+
+class Publisher:
+    """A real LSL outlet pushing 8 channels of sines at 250 Hz from a thread."""
+
+    def __init__(self, name: str) -> None:
+        from bci import StreamSpec
+        from bci.devices import OutletLSL
+
+        spec = StreamSpec(name, "EEG", f"{name}-src", 250.0, tuple(f"ch{i}" for i in range(8)))
+        self.out = OutletLSL(spec)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        k = 0
+        t0 = pylsl.local_clock()
+        while not self._stop.wait(0.02):
+            n = int((pylsl.local_clock() - t0) * 250) - k
+            if n <= 0:
+                continue
+            i = k + np.arange(n)
+            x = np.vstack([20 * np.sin(2 * np.pi * 10 * i / 250 + c) for c in range(8)])
+            self.out.push(x.astype(np.float32), t0 + i / 250.0)
+            k += n
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join()
+        self.out.close()

@@ -18,7 +18,7 @@ const S = {
 
 // Read by tests and benchmarks: the page's own counters.
 window.bciView = { fps: 0, draws: 0, frames: 0, nTraces: 0, label: null, labelChanges: 0,
-                   latencyRows: 0, connected: false, skipped: 0, samples: 0 };
+                   latencyRows: 0, connected: false, skipped: 0, samples: 0, gaps: 0 };
 
 function $(id) { return document.getElementById(id); }
 
@@ -130,7 +130,7 @@ function setMeta(meta) {
 function addSignal(sig) {
   if (sig.reset) { S.T = []; S.X = S.names.map(() => []); }
   const n = sig.n, x = b64(sig.x, Float32Array), t = b64(sig.t, Float64Array);
-  for (let j = 0; j < n; j++) S.T.push(t[j]);
+  for (let j = 0; j < n; j++) { S.T.push(t[j]); if (x[j] !== x[j]) window.bciView.gaps += 1; }
   for (let i = 0; i < S.n; i++) {
     const col = S.X[i], off = i * n;
     for (let j = 0; j < n; j++) col.push(x[off + j]);
