@@ -159,6 +159,7 @@ def create_app(hub: Hub, settings: ViewSettings):  # noqa: ANN201 - a Starlette 
                 "budgets_ms": settings.budgets_ms,
                 "bandpass": settings.bandpass,
                 "notch": settings.notch,
+                "line_freq": settings.line_freq,
             }
         )
 

@@ -52,7 +52,7 @@ def browser() -> Iterator[object]:
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
+        "--window-size=1400,1100",
     ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)

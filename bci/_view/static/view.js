@@ -9,7 +9,7 @@ const BAD = { disconnected: "#d62728", railed: "#d62728", flat: "#d62728", line_
 const S = {
   meta: null, names: [], n: 0, T: [], X: [], tLatest: NaN, dirty: false,
   timebase: 10, scale: 50, chScale: [], filtered: true, paused: false,
-  quality: {}, required: null,
+  quality: {}, required: null, traceSize: [0, 0], specRange: [-60, 40], lineFreq: null,
   dec: { T: [], P: [], classes: [], label: null, dirty: false },
   markers: [], lastLabel: null,
   plots: { traces: null, probs: null, spectrum: null },
@@ -40,7 +40,9 @@ function sizes() {
   const w = $("traces").clientWidth || 800;
   const side = $("probs").clientWidth || 400;
   const sp = $("spectrum").clientWidth || 800;
-  return { tw: w, th: Math.max(300, Math.min(620, window.innerHeight - 330)), pw: side, sw: sp };
+  // the traces fill the height of the side column (decoder, latency, stimulus)
+  const aside = document.querySelector("aside").offsetHeight || 560;
+  return { tw: w, th: Math.max(260, Math.min(900, aside - 40)), pw: side, sw: sp };
 }
 
 // ---------------------------------------------------------------- plots
@@ -59,7 +61,8 @@ function makeTraces() {
     axes: [
       { label: "time (s, 0 = newest sample)", size: 40, grid: { stroke: "#eef1f4" } },
       { label: "channel", size: 70, gap: 4,
-        splits: () => offsets,
+        splits: u => { const step = Math.max(1, Math.ceil(n * 13 / Math.max(1, u.bbox.height / devicePixelRatio)));
+          return offsets.filter((_, i) => i % step === 0); },
         values: (u, splits) => splits.map(v => { const i = n - 1 - Math.round(v); const q = S.quality[S.names[i]];
           const req = S.required === null || S.required.includes(S.names[i]) ? "" : "";
           return S.names[i] + (q && q.status !== "ok" ? " !" : "") + req; }),
@@ -68,6 +71,7 @@ function makeTraces() {
     series,
     hooks: { draw: [drawMarkers] },
   };
+  S.traceSize = [sz.tw, sz.th];
   S.plots.traces = new uPlot(opts, [[0], ...S.names.map(() => [null])], $("traces"));
   window.bciView.nTraces = n;
 }
@@ -98,7 +102,7 @@ function makeProbs(classes) {
   const series = [{}, ...classes.map((c, i) => ({ label: c, stroke: PALETTE[i % PALETTE.length], width: 1.5, points: { show: false } })),
                   { label: "chance", stroke: "#999", dash: [5, 4], width: 1, points: { show: false } }];
   S.plots.probs = new uPlot({
-    width: sz.pw, height: 150, cursor: { show: false }, legend: { show: true, live: false },
+    width: sz.pw, height: 140, cursor: { show: false }, legend: { show: true, live: false },
     scales: { x: { time: false, auto: true, range: () => [-S.timebase, 0] }, y: { auto: false, range: [0, 1] } },
     axes: [{ label: "time (s)", size: 34 }, { label: "probability", size: 44 }],
     series,
@@ -111,10 +115,11 @@ function makeSpectrum() {
   const series = [{}];
   for (let i = 0; i < S.n; i++) series.push({ label: S.names[i], stroke: () => chColor(i), width: 1, points: { show: false } });
   S.plots.spectrum = new uPlot({
-    width: sz.sw, height: 230, cursor: { show: false }, legend: { show: false },
-    scales: { x: { time: false }, y: { auto: true } },
+    width: sz.sw, height: 200, cursor: { show: false }, legend: { show: false },
+    scales: { x: { time: false }, y: { auto: true, range: () => S.specRange } },
     axes: [{ label: "frequency (Hz)", size: 36 }, { label: "power (dB re 1 µV²/Hz)", size: 56 }],
     series,
+    hooks: { drawClear: [drawBands] },
   }, [[0], ...S.names.map(() => [null])], $("spectrum"));
 }
 
@@ -191,8 +196,31 @@ function renderProbs() {
   u.setData(data);
 }
 
+function drawBands(u) {
+  // alpha band and mains frequency, so both are easy to find
+  const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height, dpr = devicePixelRatio;
+  const x = f => u.valToPos(f, "x", true);
+  if (!isFinite(x(8))) return;
+  ctx.save();
+  ctx.fillStyle = "rgba(46, 125, 50, 0.08)"; ctx.fillRect(x(8), top, x(13) - x(8), h);
+  ctx.font = `${Math.round(10 * dpr)}px system-ui`; ctx.textBaseline = "top";
+  ctx.fillStyle = "rgba(46, 125, 50, 0.9)"; ctx.fillText("alpha", x(8) + 2 * dpr, top + 2 * dpr);
+  if (S.lineFreq) {
+    ctx.strokeStyle = "rgba(230, 81, 0, 0.6)"; ctx.setLineDash([4, 3]); ctx.lineWidth = dpr;
+    ctx.beginPath(); ctx.moveTo(x(S.lineFreq), top); ctx.lineTo(x(S.lineFreq), top + h); ctx.stroke();
+    ctx.fillStyle = "rgba(230, 81, 0, 0.9)"; ctx.fillText(`${S.lineFreq} Hz mains`, x(S.lineFreq) + 3 * dpr, top + 2 * dpr);
+  }
+  ctx.restore();
+}
+
 function setSpectrum(sp) {
   const u = S.plots.spectrum; if (!u || !sp) return;
+  // y range from the channels that carry a signal (a flat channel's -120 dB would squash it)
+  let lo = Infinity, hi = -Infinity;
+  sp.db.forEach((row, i) => { const q = S.quality[S.names[i]];
+    if (q && ["flat", "disconnected", "railed"].includes(q.status)) return;
+    for (const v of row) { if (v > -100) { if (v < lo) lo = v; if (v > hi) hi = v; } } });
+  S.specRange = isFinite(lo) ? [Math.floor(lo / 10) * 10 - 5, Math.ceil(hi / 10) * 10 + 5] : [-60, 40];
   u.setData([sp.f, ...sp.db]);
 }
 
@@ -244,8 +272,9 @@ function setLatency(lat) {
 
 function setAccuracy(acc) {
   $("cue").textContent = acc.cue ? (acc.cue.class || acc.cue.label) : "–";
-  $("accuracy").textContent = acc.accuracy === null ? "–" :
-    `${(100 * acc.accuracy).toFixed(0)} % (n=${acc.scored}, chance ${(100 * acc.chance).toFixed(0)} %)`;
+  $("accuracy").textContent = acc.accuracy === null ? "–" : `${(100 * acc.accuracy).toFixed(0)} %`;
+  $("accdesc").textContent = acc.accuracy === null ? "" :
+    `${acc.correct}/${acc.scored} decisions, chance ${(100 * acc.chance).toFixed(0)} %`;
 }
 
 function setStimulus(st) {
@@ -314,6 +343,10 @@ function loop(now) {
     if (drew) { fpsCount++; window.bciView.draws++; }
   }
   if (now - fpsT >= 1000) {
+    const u = S.plots.traces, sz = sizes();  // keep the traces as tall as the side column
+    if (u && (Math.abs(S.traceSize[1] - sz.th) > 8 || Math.abs(S.traceSize[0] - sz.tw) > 8)) {
+      u.setSize({ width: sz.tw, height: sz.th }); S.traceSize = [sz.tw, sz.th];
+    }
     window.bciView.fps = fpsCount * 1000 / (now - fpsT);
     $("fps").textContent = `${window.bciView.fps.toFixed(0)} fps`;
     fpsCount = 0; fpsT = now;
@@ -323,7 +356,7 @@ function loop(now) {
 
 function init() {
   fetch("config" + location.search).then(r => r.json()).then(cfg => {
-    S.required = cfg.required;
+    S.required = cfg.required; S.lineFreq = cfg.line_freq;
     const parts = [];
     if (cfg.session) parts.push(`session ${cfg.session}`);
     if (cfg.signal) parts.push(`stream ${cfg.signal}`);
@@ -337,8 +370,8 @@ function init() {
   $("pause").addEventListener("click", e => { S.paused = !S.paused; e.target.textContent = S.paused ? "resume" : "pause"; if (!S.paused) S.dirty = S.dec.dirty = true; });
   window.addEventListener("resize", () => { const sz = sizes();
     if (S.plots.traces) S.plots.traces.setSize({ width: sz.tw, height: sz.th });
-    if (S.plots.probs) S.plots.probs.setSize({ width: sz.pw, height: 150 });
-    if (S.plots.spectrum) S.plots.spectrum.setSize({ width: sz.sw, height: 230 }); });
+    if (S.plots.probs) S.plots.probs.setSize({ width: sz.pw, height: 140 });
+    if (S.plots.spectrum) S.plots.spectrum.setSize({ width: sz.sw, height: 200 }); });
   setBanner({});
   connect();
   requestAnimationFrame(loop);
