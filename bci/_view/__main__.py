@@ -7,16 +7,15 @@ session's LSL outlets like any other client. It runs until stdin closes.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 
 def _start(settings_json: str):  # noqa: ANN202 - returns the stopper
-    from ._server import ViewServer
+    from ._server import ViewServer, lower_priority
     from ._settings import ViewSettings
 
+    lower_priority()  # the session's hot path wins a contended core
     view = ViewServer(ViewSettings.from_json(settings_json)).start()
-    logging.getLogger("bci.view").warning("live view: %s", view.url)
     return view.stop
 
 

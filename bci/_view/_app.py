@@ -26,7 +26,7 @@ from ._settings import ViewSettings
 
 logger = logging.getLogger(__name__)
 
-FRAME_RATE = 30.0  # frames/s per page
+FRAME_RATE = 25.0  # frames/s per page (the traces need >= 20 to look smooth)
 BACKLOG_S = 2.0  # at most this much display data per frame after the first one
 SLOW_EVERY = 0.5  # s between latency/accuracy/spectrum updates
 TOKEN_COOKIE = "bci_view_token"

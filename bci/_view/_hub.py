@@ -176,6 +176,9 @@ class Hub:
         self.scored = 0
         self.correct = 0
         self._lock = threading.Lock()
+        self._resolve_lock = threading.Lock()
+        self._resolved: list = []
+        self._resolved_at = -math.inf
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -213,10 +216,19 @@ class Hub:
         return self
 
     # ------------------------------------------------------------------ readers
-    def _find(self, role: str, name: str | None) -> str | None:
+    def _visible(self) -> list:
+        """Streams on the network, resolved at most every 2 s for all readers together."""
         from bci.devices import list_streams
 
-        streams = list_streams(timeout=0.5, desc=False)
+        with self._resolve_lock:
+            now = time.monotonic()
+            if now - self._resolved_at > 2.0:
+                self._resolved = list_streams(timeout=0.5, desc=False)
+                self._resolved_at = time.monotonic()
+            return self._resolved
+
+    def _find(self, role: str, name: str | None) -> str | None:
+        streams = self._visible()
         if role == "impedance":
             if self.signal is None:
                 return None
@@ -261,6 +273,9 @@ class Hub:
                         if self.status[role] != "live":
                             self.status[role] = "live"
                         handler(chunk)
+                    # at most 50 reads/s: chunks of several samples, not one wake-up per push
+                    # (string streams do not wait in liblsl, so this wait is also their pacing)
+                    self._stop.wait(0.02)
             except Exception:  # the view must outlive a misbehaving stream
                 logger.exception("view: reading %s %r failed; attaching again", role, found)
                 self._stop.wait(1.0)
@@ -270,8 +285,9 @@ class Hub:
     def _stamps_reader(self, role: str, name: str, handler: Any) -> None:
         """Stamps are float64 LSL times: read them with a plain inlet, in full precision."""
         while not self._stop.is_set():
-            found = pylsl.resolve_byprop("name", name, 1, 1.0)
+            found = pylsl.resolve_byprop("name", name, 1, 1.0) if self._find(role, name) else []
             if not found:
+                self._stop.wait(1.0)
                 continue
             inlet = pylsl.StreamInlet(found[0], max_buflen=2, recover=False)
             n_ch = found[0].channel_count()

@@ -14,6 +14,16 @@ from ._settings import ViewSettings
 logger = logging.getLogger(__name__)
 
 
+def lower_priority(increment: int = 10) -> None:
+    """Make this process yield the CPU to the session's hot path (``nice``) on a busy machine."""
+    import os
+
+    try:
+        os.nice(increment)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: harmless
+        logger.debug("could not lower the view's priority")
+
+
 class ViewServer:
     """The live view: attaches to the streams over LSL and serves the page.
 
@@ -100,4 +110,4 @@ class ViewServer:
             pass
 
 
-__all__ = ["ViewServer"]
+__all__ = ["ViewServer", "lower_priority"]

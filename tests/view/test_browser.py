@@ -104,8 +104,10 @@ def test_bci_run_view_in_headless_chromium(browser, tmp_path, uid):
         # cued class and running accuracy from the simulated participant's truth stream
         wait_for(
             browser,
-            lambda s: "%" in browser.find_element("id", "accuracy").text
-            and browser.find_element("id", "cue").text != "–",
+            lambda s: (
+                "%" in browser.find_element("id", "accuracy").text
+                and browser.find_element("id", "cue").text != "–"
+            ),
             timeout=20.0,
         )
         shot = tmp_path / "view.png"

@@ -149,3 +149,38 @@ def test_websocket_frames_and_token(uid):
     assert [q["status"] for q in quality] == ["ok"] * 8
     # after the first frame, every frame is bounded by the 2 s backlog
     assert max(s["n"] for s in sig[1:]) <= 2 * 125
+
+
+def test_hub_latency_overruns_and_online_accuracy():
+    from types import SimpleNamespace
+
+    from bci._view import Hub
+
+    hub = Hub(ViewSettings(budgets_ms={"transport": 10.0, "processing": 10.0, "output": 5.0,
+                                       "decision": 20.0}))  # fmt: skip
+    # 100 decisions: 2 ms transport, 3 ms processing, 1 ms output; the last 5 take 30 ms more
+    t = 100.0 + np.arange(100) * 0.1
+    proc = np.full(100, 0.003)
+    proc[-5:] += 0.030
+    stamps = np.vstack([t, t + 0.002, t + 0.002 + proc, t + 0.003 + proc])
+    hub._on_stamps(stamps)
+    lat = hub.latency()["stages"]
+    assert lat["transport"]["p50"] == pytest.approx(2.0, abs=1e-3)
+    assert lat["processing"]["p99"] == pytest.approx(33.0, abs=1e-3)
+    assert lat["processing"]["overruns"] == 5 and lat["decision"]["overruns"] == 5
+    assert lat["transport"]["overruns"] == 0
+    # a cue at t=200 for class "8.0", then decisions: 1 s after the cue scored, before it not
+    hub.classes = ["8.0", "10.0", "rest"]
+    cue = SimpleNamespace(data=np.array([['{"label": "ssvep_8"}']], dtype=object),
+                          timestamps=np.array([200.0]))  # fmt: skip
+    hub._on_truth(cue)
+    times = np.array([200.5, 201.2, 201.3, 201.4, 201.5])
+    labels = [1, 0, 0, 1, 0]
+    data = np.zeros((4, 5), np.float32)
+    data[-1] = labels
+    hub._on_decisions(SimpleNamespace(data=data, timestamps=times))
+    acc = hub.accuracy()
+    assert acc["cue"]["class"] == "8.0"
+    assert (acc["scored"], acc["correct"]) == (4, 3) and acc["chance"] == pytest.approx(1 / 3)
+    dec, n = hub.decisions_since(2)
+    assert n == 5 and [d[2] for d in dec] == [0, 1, 0]
