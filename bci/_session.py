@@ -246,7 +246,8 @@ async def _run(
     mqtt_port: int | None = None
     try:
         source, aux = await asyncio.to_thread(sources.start, config)
-        if config.quality.on_bad != "off":  # warn or refuse on bad required channels
+        # warn or refuse on bad required channels (not for a replay: it would skip its start)
+        if config.quality.on_bad != "off" and config.sources[0].kind != "replay":
             from bci.devices import SourceLSL
 
             from ._quality import startup_check

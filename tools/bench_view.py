@@ -317,7 +317,7 @@ def page_rate(n_ch: int, sfreq: float, seconds: float, need: float) -> dict:
 
 
 def run(quick: bool = False, seg: float | None = None, rounds: int = 5) -> list[dict]:
-    """Run both parts (contract 9: ``run(quick) -> list[dict]``).
+    """Run both parts (the ``bci bench`` protocol: ``run(quick) -> list[dict]``).
 
     Parameters
     ----------

@@ -118,7 +118,7 @@ class QualityConfig(ConfigModel):
     on_bad: Literal["warn", "refuse", "off"] = Field(
         "warn",
         description="What a bad required channel does: 'warn' logs it, 'refuse' stops the "
-        "session before it starts, 'off' skips the check.",
+        "session before it starts, 'off' skips the check (a replay source is never checked).",
     )
     duration: float = Field(2.0, gt=0, le=60, description="Seconds of signal the check reads.")
     channels: list[str] | None = Field(
