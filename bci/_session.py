@@ -1,7 +1,7 @@
 """The wiring layer: a :class:`~bci.config.SessionConfig` becomes a running session.
 
-It starts the configured sources (simulated participant, BrainFlow board, LSL stream,
-replay), loads the decoder, opens the recording and the MQTT client (with the embedded
+It starts the configured sources through the source registry (:mod:`bci._sources`:
+simulated participant, BrainFlow board, LSL stream, replay), loads the decoder, opens the recording and the MQTT client (with the embedded
 broker by default), runs the :class:`~bci._runtime.Engine` until the duration passes or
 Ctrl-C, and closes everything in order: inlets before outlets, the recording last, so the
 file is complete and loadable. Concrete components are imported lazily here, never in the
@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import BCIError, ConfigError, DecoderError, DeviceError
+from . import _sources
+from ._errors import DecoderError
 from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol (contract 5) recorded whenever they are on the network.
-PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
+#: Streams of the stimulus protocol recorded whenever they are on the network.
+PROTOCOL_STREAMS = _sources.PROTOCOL_STREAMS
 
 
 @dataclass
@@ -93,101 +94,6 @@ def _engine_settings(config: SessionConfig, decoder: Any):
     )
 
 
-def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
-    """The simulated participant (contract 6) in a process of its own, started.
-
-    Its signal generator and schedule threads then never compete with the runtime's hot
-    path for the GIL; it talks to the runtime over LSL only, like a real headset.
-    """
-    from ._child import ChildProcess
-
-    child = ChildProcess(
-        "bci.devices.simulated",
-        [config.model_dump_json()],
-        f"the simulated participant {config.name!r}",
-    )
-    return child.start(timeout, error=DeviceError)
-
-
-class _Sources:
-    """Start the configured producers and build the LSL sources the engine pulls."""
-
-    def __init__(self) -> None:
-        self.producers: list[Any] = []  # things with stop(): participant, board, replay
-        self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
-
-    def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
-        from bci.devices import SourceLSL
-
-        names: list[str] = []
-        for i, src in enumerate(config.sources):
-            kind = src.kind
-            if kind == "simulated":
-                self.producers.append(_simulated_process(src))
-                names.append(src.name)
-                self.protocol_names = tuple(
-                    getattr(src, key, default)
-                    for key, default in zip(
-                        ("markers", "stimuli", "truth"), PROTOCOL_STREAMS, strict=True
-                    )
-                )
-            elif kind == "brainflow":
-                from bci.devices._brainflow import BoardBrainFlow
-
-                board = BoardBrainFlow(src.board, src.params, src.name).start()
-                self.producers.append(board)
-                names.extend(spec.name for spec in board.specs[:1])
-            elif kind == "replay":
-                from bci.devices import ReplayLSL
-
-                player = ReplayLSL(
-                    src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
-                ).start()
-                self.producers.append(player)
-                signal_specs = [s for s in player.specs if s.sfreq > 0]
-                if not signal_specs:
-                    raise BCIError(
-                        f"sources[{i}]: replay of {src.path} has no signal stream to decode"
-                    )
-                names.append(signal_specs[0].name)
-                names.extend(s.name for s in player.specs if s.name != signal_specs[0].name)
-            elif kind == "lsl":
-                if i == 0:
-                    decoded = SourceLSL(
-                        name=src.name, stype=src.stype, source_id=src.source_id, timeout=src.timeout
-                    )
-                    names.append("")  # placeholder: resolved by properties
-                    self._first = decoded
-                else:
-                    names.append(src.name or "")
-            else:  # pragma: no cover - the config schema forbids it
-                raise ConfigError(f"sources[{i}].kind={kind!r} is not supported")
-        first = getattr(self, "_first", None) or SourceLSL(name=names[0], timeout=10.0)
-        aux: list[Any] = [SourceLSL(name=n, timeout=5.0) for n in names[1:] if n]
-        return first, aux
-
-    def stop(self) -> None:
-        for p in reversed(self.producers):
-            try:
-                p.stop()
-            except Exception:  # noqa: BLE001 - every producer must get its stop call
-                logger.exception("stopping %s failed", p)
-        self.producers.clear()
-
-
-def _protocol_sources(names: tuple[str, ...], exclude: set[str]) -> list[Any]:
-    """Connected SourceLSL for each protocol stream (markers, descriptions, truth) visible now."""
-    from bci.devices import SourceLSL, list_streams
-
-    visible = {s.name for s in list_streams(timeout=1.0)}
-    out = [SourceLSL(name=n, timeout=5.0) for n in names if n in visible and n not in exclude]
-    for src in out:
-        src.connect()
-    if out:
-        logger.info("recording protocol streams: %s", ", ".join(s.spec.name for s in out))
-    return out
-
-
 def run_session(
     config: SessionConfig,
     duration: float | None = None,
@@ -240,12 +146,12 @@ async def _run(
 
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
-    sources = _Sources()
+    sources = _sources.SessionSources()
     engine = recorder = mqtt = broker = None
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
-        source, aux = await asyncio.to_thread(sources.start, config)
+        source, aux = await asyncio.to_thread(sources.start, list(config.sources))
         # warn or refuse on bad required channels (not for a replay: it would skip its start)
         if config.quality.on_bad != "off" and config.sources[0].kind != "replay":
             from bci.devices import SourceLSL
@@ -261,7 +167,7 @@ async def _run(
         for a in aux:
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
-            _protocol_sources,
+            _sources.protocol_sources,
             sources.protocol_names,
             {source.spec.name, *(a.spec.name for a in aux)},
         )
@@ -308,7 +214,14 @@ async def _run(
                     mqtt_port,
                 )
         engine = Engine(
-            source, decoder, settings, aux, recorder=recorder, publisher=mqtt, on_metrics=on_metrics
+            source,
+            decoder,
+            settings,
+            aux,
+            recorder=recorder,
+            publisher=mqtt,
+            on_metrics=on_metrics,
+            outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
         if mqtt is not None:

@@ -21,6 +21,7 @@ from ._readers import read_recording
 from ._readers_mapping import CSVMapping, load_mapping
 from ._record import RecordLSL, find_streams
 from ._replay import ReplayLSL
+from ._writers import write_recording
 
 __all__ = [
     "simulated",
@@ -30,6 +31,7 @@ __all__ = [
     "list_boards",
     "load_mapping",
     "read_recording",
+    "write_recording",
     "RecordLSL",
     "ReplayLSL",
     "find_streams",

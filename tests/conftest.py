@@ -1,6 +1,9 @@
 """Fixtures shared by every test folder.
 
-Area-specific fixtures live in ``tests/<area>/conftest.py``.
+Area-specific fixtures live in ``tests/<area>/conftest.py``. Recordings: ``generated`` (the
+simulated participant written out in every format, see ``tests/recordings.py``) for tests
+that must pass on a fresh clone; ``shared_data`` (real recordings beside the checkout,
+skipped where absent) for tests that need real signals.
 """
 
 from __future__ import annotations
@@ -10,16 +13,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from recordings import generated  # noqa: F401 (session fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_DATA = ROOT / "tests" / "data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
-
-
-@pytest.fixture
-def test_data() -> Path:
-    """Small real recordings copied into the repository (with their licenses)."""
-    return TEST_DATA
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Benchmark the real-time runtime through real LSL against an mne-lsl peer pipeline.
 
-Scenarios (contract 9: ``run(quick) -> list[dict]``, ``markdown(results) -> str``):
+Scenarios (docs/design.md#benchmarks: ``run(quick) -> list[dict]``, ``markdown(results) -> str``):
 
 - ``a``: 16 ch @ 250 Hz, 1 s windows, 10 decisions/s, the default decoder;
 - ``a0``: the same stream with a near-free decoder (log-variance + LDA, microseconds), so the
@@ -283,7 +283,7 @@ def _machine() -> str:
 def run(
     quick: bool = False, duration: float | None = None, only: list[str] | None = None
 ) -> list[dict]:
-    """Run the scenarios; return one dict per scenario (contract 9).
+    """Run the scenarios; return one dict per scenario (docs/design.md#benchmarks).
 
     Parameters
     ----------

@@ -9,15 +9,13 @@ import typer
 
 from ._common import cli_errors
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
-
 
 def check(
     source: Annotated[
         str | None,
         typer.Argument(
             help="Session YAML (its first source is started and checked) or the name of an "
-            "LSL stream already on the network (default: configs/default.yaml)."
+            "LSL stream already on the network (default: the shipped default.yaml)."
         ),
     ] = None,
     duration: Annotated[
@@ -47,24 +45,24 @@ def check(
         read_stream,
         settings_from_config,
     )
-    from ..config import QualityConfig
+    from ..config import QualityConfig, shipped_config
 
     with cli_errors():
         required: list[str] | None = None
         qcfg = QualityConfig()
         sources = None
-        path = Path(source) if source is not None else DEFAULT_CONFIG
+        path = Path(source) if source is not None else shipped_config("default.yaml")
         is_config = source is None or path.suffix in (".yaml", ".yml") or path.is_file()
         try:
             if is_config:
-                from .._session import _Sources
+                from .._sources import SessionSources
                 from ..config import load_config
 
                 cfg = load_config(path)
                 qcfg = cfg.quality
                 line_freq = cfg.preprocess.notch or line_freq
-                sources = _Sources()
-                src, _ = sources.start(cfg)
+                sources = SessionSources()
+                src, _ = sources.start(list(cfg.sources))
                 required = qcfg.channels or cfg.preprocess.channels or _decoder_channels(cfg)
             else:
                 from bci.devices import SourceLSL

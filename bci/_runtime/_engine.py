@@ -45,7 +45,7 @@ PAYLOAD_VERSION = 1
 
 
 class Source(Protocol):
-    """What the engine needs from a source (``bci.devices.SourceLSL``, contract 1)."""
+    """What the engine needs from a source (``bci.devices.SourceLSL``; see docs/design.md#streams)."""
 
     spec: StreamSpec
     lost_samples: int
@@ -57,7 +57,7 @@ class Source(Protocol):
 
 
 class Decoder(Protocol):
-    """What the engine needs from a decoder (``bci._decoder.DecoderONNX``, contract 4)."""
+    """What the engine needs from a decoder (``bci.DecoderONNX``; see docs/design.md#decoder)."""
 
     n_channels: int
     n_times: int
@@ -165,11 +165,14 @@ class Engine:
     aux_sources : sequence of Source
         Streams recorded alongside (markers, stimulus descriptions, ground truth...).
     recorder : object | None
-        A ``bci._recorder.RecorderXDF`` (contract 2), or ``None`` not to record.
+        A ``bci._recorder.RecorderXDF`` (docs/design.md#recording), or ``None`` not to record.
     publisher : Publisher | None
         The MQTT client, or ``None``.
     on_metrics : callable | None
         Called on the loop with :meth:`snapshot` every ``metrics_interval``.
+    outlet_factory : callable | None
+        Builds an outlet (with ``push(data, timestamp)``) from a ``StreamSpec``; needed
+        when ``settings.lsl_outputs`` is on (the session passes an LSL outlet).
     """
 
     def __init__(
@@ -181,6 +184,7 @@ class Engine:
         recorder: Any = None,
         publisher: Publisher | None = None,
         on_metrics: Callable[[dict], None] | None = None,
+        outlet_factory: Callable[[StreamSpec], Any] | None = None,
     ):
         self.source = source
         self.decoder = decoder
@@ -189,6 +193,7 @@ class Engine:
         self.recorder = recorder
         self.publisher = publisher
         self.on_metrics = on_metrics
+        self.outlet_factory = outlet_factory
         self.counters = Counters()
         self.stats = LatencyStats(self.settings.budgets)
         self._prepared = False
@@ -328,10 +333,14 @@ class Engine:
         )
         self._out_decision = self._out_stamps = None
         if s.lsl_outputs:
-            from bci.devices import OutletLSL  # the wiring layer's LSL outlet (contract 1)
-
-            self._out_decision = OutletLSL(self.decision_spec)
-            self._out_stamps = OutletLSL(self.stamps_spec)
+            if self.outlet_factory is None:
+                raise BCIError(
+                    "EngineSettings.lsl_outputs is on but the engine was given no "
+                    "outlet_factory; pass one (e.g. bci.devices.OutletLSL) or turn "
+                    "outputs.lsl.enabled off"
+                )
+            self._out_decision = self.outlet_factory(self.decision_spec)
+            self._out_stamps = self.outlet_factory(self.stamps_spec)
         self._dec_buf = np.zeros((len(self.classes) + 1, 1), np.float32)
         self._stamp_buf = np.zeros((4, 1), np.float64)
         if self.recorder is not None:

@@ -13,7 +13,7 @@ from bci import BCIError
 from bci._decoder import DecoderONNX
 from bci._mqtt import ClientMQTT, EmbeddedBroker, MQTTSettings
 from bci._runtime import Engine, EngineSettings
-from bci.devices import SourceLSL
+from bci.devices import OutletLSL, SourceLSL
 
 from .conftest import EEGPusher, Mosquitto
 
@@ -101,6 +101,7 @@ async def test_broker_killed_and_restarted_mid_session(
             DecoderONNX(tiny_onnx),
             EngineSettings(session=session, lsl_name=f"dec-{uid}", warmup=2, publish_raw=True),
             publisher=mqtt,
+            outlet_factory=OutletLSL,
         )
         await asyncio.to_thread(engine.prepare)
         inlet = pylsl.StreamInlet(
