@@ -62,8 +62,9 @@ def view(
             settings = settings_from_session(load_config(config), **kw)
         else:
             settings = ViewSettings(**kw)
-        from .._view._server import lower_priority
+        from .._view._server import lower_priority, quiet_liblsl
 
+        quiet_liblsl()
         lower_priority()  # a session on this machine wins a contended core
         server = ViewServer(settings).start()
         typer.echo(f"live view: {server.url}  (Ctrl-C stops it)")

@@ -11,9 +11,10 @@ import sys
 
 
 def _start(settings_json: str):  # noqa: ANN202 - returns the stopper
-    from ._server import ViewServer, lower_priority
+    from ._server import ViewServer, lower_priority, quiet_liblsl
     from ._settings import ViewSettings
 
+    quiet_liblsl()
     lower_priority()  # the session's hot path wins a contended core
     view = ViewServer(ViewSettings.from_json(settings_json)).start()
     return view.stop

@@ -14,6 +14,30 @@ from ._settings import ViewSettings
 logger = logging.getLogger(__name__)
 
 
+def quiet_liblsl() -> None:
+    """Keep liblsl's own log lines (a stream broke off, re-connecting...) off the terminal.
+
+    A stream going away is normal for the view, and the page shows it. Works when called
+    before this process first talks to liblsl; a user's own ``LSLAPICFG`` is left alone (the
+    CLI's own, which only sets the log level, is replaced).
+    """
+    import os
+    import tempfile
+
+    # the page shows silent streams and gaps; their log lines would only repeat it
+    logging.getLogger("bci.devices._lsl").setLevel(logging.ERROR)
+    current = os.environ.get("LSLAPICFG", "")
+    if current and not os.path.basename(current).startswith("bci-liblsl-log"):
+        return  # the user's own liblsl configuration
+    path = os.path.join(tempfile.gettempdir(), f"bci-view-lsl-{os.getuid()}.cfg")
+    try:
+        with open(path, "w") as f:
+            f.write("[log]\nlevel = -3\n")
+    except OSError:
+        return
+    os.environ["LSLAPICFG"] = path
+
+
 def lower_priority(increment: int = 10) -> None:
     """Make this process yield the CPU to the session's hot path (``nice``) on a busy machine."""
     import os
@@ -110,4 +134,4 @@ class ViewServer:
             pass
 
 
-__all__ = ["ViewServer", "lower_priority"]
+__all__ = ["ViewServer", "lower_priority", "quiet_liblsl"]
