@@ -35,6 +35,7 @@ def _register() -> None:
         "calibrate": ("calibrate", "per-user calibration"),
         "pretrain": ("pretrain", "foundation model"),
         "export": ("export", "foundation model"),
+        "export-bids": ("export_bids", "BIDS export"),
         "bench": ("bench", "benchmarks"),
         "view": ("view", "live view"),
         "check": ("check", "signal quality"),
