@@ -194,6 +194,17 @@ async def _run(
     mqtt_port: int | None = None
     try:
         source, aux = await asyncio.to_thread(sources.start, list(config.sources))
+        # warn or refuse on bad required channels (not for a replay: it would skip its start)
+        if config.quality.on_bad != "off" and config.sources[0].kind != "replay":
+            from bci.devices import SourceLSL
+
+            from ._quality import startup_check
+
+            probe = SourceLSL(source.name, source.stype, source.source_id, timeout=10.0)
+            need = config.preprocess.channels or decoder.ch_names
+            await asyncio.to_thread(
+                startup_check, probe, config.quality, need, config.preprocess.notch or 50.0
+            )
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)

@@ -38,6 +38,8 @@ def _register() -> None:
         "export": ("export", "foundation model"),
         "export-bids": ("export_bids", "BIDS export"),
         "bench": ("bench", "benchmarks"),
+        "view": ("view", "live view"),
+        "check": ("check", "signal quality"),
     }
     app.command("validate")(validate.validate)
     app.command("sys-info")(sys_info.sys_info)

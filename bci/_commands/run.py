@@ -23,6 +23,12 @@ def run(
     live: Annotated[
         bool, typer.Option("--live/--no-live", help="Live status table in the terminal.")
     ] = True,
+    view: Annotated[
+        bool, typer.Option("--view", help="Also serve the live view (bci view) on 127.0.0.1.")
+    ] = False,
+    view_port: Annotated[
+        int, typer.Option("--view-port", help="Port of the live view (0 picks a free one).")
+    ] = 8080,
 ) -> None:
     """Decode a live session: stream, decode, publish on LSL/MQTT, record to XDF."""
     import logging
@@ -74,11 +80,14 @@ def run(
                         f"; {labels}" if labels else "",
                     )
 
+        viewer = _start_view(cfg, view_port) if view else None
         try:
             result = run_session(cfg, duration=duration, decoder=decoder, on_metrics=on_metrics)
         finally:
             if live_view is not None:
                 live_view.stop()
+            if viewer is not None:
+                viewer.stop()
         if isinstance(result, SessionResult):
             for line in summary_lines(result.summary):
                 typer.echo(line)
@@ -91,3 +100,20 @@ def run(
                 typer.echo(f"recording: {result.recording}")
         else:
             typer.echo(f"closed-loop report: {result}")
+
+
+def _start_view(cfg, port: int):  # noqa: ANN001, ANN202 - SessionConfig -> ChildProcess
+    """The live view in a process of its own (it reads the session's LSL outlets only)."""
+    import socket
+
+    from .._child import ChildProcess
+    from .._view import settings_from_session
+
+    if port == 0:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    settings = settings_from_session(cfg, port=port).check()
+    child = ChildProcess("bci._view", [settings.to_json()], "the live view").start(30.0)
+    typer.echo(f"live view: http://127.0.0.1:{port}/", err=True)
+    return child

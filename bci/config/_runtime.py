@@ -234,3 +234,31 @@ class ScoringConfig(ConfigModel):
         description="Cue value -> decoder class, or a calibration config (calibrate_*.yaml) "
         "whose mapping to use; null matches values to class names (ssvep_8.0 -> 8.0).",
     )
+
+
+class QualityConfig(ConfigModel):
+    """Signal-quality check of the decoded stream before the session starts (``bci check``)."""
+
+    on_bad: Literal["warn", "refuse", "off"] = Field(
+        "warn",
+        description="What a bad required channel does: 'warn' logs it, 'refuse' stops the "
+        "session before it starts, 'off' skips the check (a replay source is never checked).",
+    )
+    duration: float = Field(2.0, gt=0, le=60, description="Seconds of signal the check reads.")
+    channels: list[str] | None = Field(
+        None,
+        description="Channels that must be good; null: the decoder's channels (or all).",
+    )
+    flat_uv: float = Field(0.5, gt=0, description="A channel with a lower std (uV) is flat.")
+    rail_uv: float = Field(
+        187500.0, gt=0, description="Amplifier rail in uV; samples at or beyond it are railed."
+    )
+    line_ratio: float = Field(
+        0.5, gt=0, le=1, description="Share of power at the line frequency that is too much."
+    )
+    high_variance_uv: float = Field(
+        100.0, gt=0, description="1-40 Hz std (uV) above which a channel is too noisy."
+    )
+    impedance_kohm: float = Field(
+        750.0, gt=0, description="Electrode impedance (kOhm) above which it is disconnected."
+    )

@@ -12,6 +12,7 @@ from ._runtime import (
     OutputsConfig,
     PostprocessConfig,
     PreprocessConfig,
+    QualityConfig,
     RecordingConfig,
     ScoringConfig,
     WindowConfig,
@@ -43,6 +44,7 @@ class SessionConfig(ConfigModel):
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )

@@ -32,6 +32,7 @@ from bci._errors import DeviceError
 from bci._ownership import is_owned, owned_source_id, session_of
 from bci.config import SimulatedSourceConfig
 
+from ._faults import FaultInjector
 from ._offline import make_engine, resolve_paradigm, signal_spec
 from ._protocol import describe_marker, paradigm_schedule
 
@@ -173,6 +174,11 @@ class SimulatedParticipant:
         spec = signal_spec(self.config, self.engine.ch_names)
         self.spec = replace(spec, source_id=owned_source_id(spec.source_id, session_id))
         self.n_chunk = max(1, round(chunk * self.config.sfreq))
+        f = self.config.faults
+        self.faults = FaultInjector(
+            self.engine.ch_names, self.config.sfreq, f.flat, f.railed, f.line_noise,
+            self.config.line_freq,
+        )  # fmt: skip
         self.truth: deque[dict] = deque(maxlen=10000)
         self.n_pushed = 0
         self.t0 = float("nan")
@@ -372,6 +378,8 @@ class SimulatedParticipant:
                 if stop > done:
                     chunks.append(self.engine.render(stop - done))
                 data = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+                if self.faults.active:
+                    data = self.faults(np.array(data), self.n_pushed)
                 stamps = self.t0 + (self.n_pushed + np.arange(n)) / fs
                 self._outlet.push(data.astype(np.float32), stamps)
                 self.n_pushed = stop
