@@ -382,6 +382,9 @@ class ClosedLoop:
         self._error_sum = 0.0
         self._param = None
         self._reference: float | None = None
+        self._safe: dict = {}
+        self._rng = np.random.default_rng(cl.seed)  # block orders
+        self.calibrated = False
 
     # -- presentation ------------------------------------------------------------------
     def _calibration_image(self, seed: int) -> np.ndarray:
@@ -401,7 +404,12 @@ class ClosedLoop:
             phase=0.0,
             size_px=self.size_px,
         )
-        safe, record = self.limiter(stim)
+        # the limiter is a pure function of the stimulus: a repeated image (the grating of
+        # every round) is checked once
+        key = (condition, image.shape, image.tobytes())
+        if key not in self._safe:
+            self._safe[key] = self.limiter(stim)
+        safe, record = self._safe[key]
         desc = safe.description(self._next_id, record)
         self._next_id += 1
         return safe, desc
@@ -450,6 +458,61 @@ class ClosedLoop:
         if kind == "shuffled":
             y = self._shuffle.permutation(y)
         self.model.fit(x, y[:, None])
+
+    def calibrate(self) -> None:
+        """Show the calibration stimuli and cross-validate the readout on them."""
+        self._calibrate(self._rng)
+        self.calibrated = True
+
+    def calibration_state(self) -> dict:
+        """A copy of everything the calibration left behind (trials, random states)."""
+        import copy
+
+        if not self.calibrated or self.search is not None:
+            raise RuntimeError("calibration_state() needs a calibrated gradient (adam) loop")
+        return copy.deepcopy(
+            {
+                "trials": self.trials,
+                "rng": self._rng,
+                "seeds": self._seeds,
+                "block": self._block,
+                "next_id": self._next_id,
+                "participant_rng": getattr(self.participant, "rng", None),
+                "key": self._calibration_key(),
+            }
+        )
+
+    def _calibration_key(self) -> tuple:
+        cl = self.cl
+        return (
+            cl.seed,
+            cl.calibration_trials,
+            cl.calibration_repeats,
+            cl.calibration_stimuli,
+            cl.block_size,
+            cl.model.image_size,
+            cl.optimizer.contrast,
+            cl.model_dump(include={"safety", "frequency", "depth", "size_deg", "trial_duration"}),
+        )
+
+    def restore_calibration(self, state: dict) -> None:
+        """Continue from another loop's calibration of the same participant (same stimuli,
+        responses and random states: the rounds are exactly what a fresh run would give);
+        the readout is cross-validated again with this loop's own model."""
+        import copy
+
+        if self.search is not None or state["key"] != self._calibration_key():
+            raise ValueError("restore_calibration: the calibrations differ")
+        st = copy.deepcopy(state)
+        self.trials = st["trials"]
+        self._rng, self._seeds = st["rng"], st["seeds"]
+        self._block, self._next_id = st["block"], st["next_id"]
+        if st["participant_rng"] is not None:
+            self.participant.rng = st["participant_rng"]
+        for t in self.trials:
+            t.predicted = float("nan")
+        self.validity = self._validity([t for t in self.trials if t.condition == "calibration"])
+        self.calibrated = True
 
     def _calibrate(self, rng: np.random.Generator) -> None:
         cl = self.cl
@@ -534,8 +597,9 @@ class ClosedLoop:
 
         cl = self.cl
         o = cl.optimizer
-        rng = np.random.default_rng(cl.seed)
-        self._calibrate(rng)
+        rng = self._rng
+        if not self.calibrated:
+            self.calibrate()
         if self.search is None:
             self._fit()
             self.adam(seed=0, steps=3)  # warm-up: the first round is not slower than the rest

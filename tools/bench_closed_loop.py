@@ -124,8 +124,20 @@ def _config(config: Path, participant: int, rounds: int, arm: dict, quick: bool)
     return ClosedLoopConfig(**cl), source
 
 
-def run_one(config: Path, participant: int, arm: str, rounds: int, quick: bool) -> dict:
-    """One participant x one arm: the summary numbers (no trial data)."""
+def run_one(
+    config: Path,
+    participant: int,
+    arm: str,
+    rounds: int,
+    quick: bool,
+    calibrations: dict | None = None,
+) -> dict:
+    """One participant x one arm: the summary numbers (no trial data).
+
+    ``calibrations`` caches the calibration of each participant: every gradient arm shows the
+    same calibration stimuli to the same participant, so a later arm continues from a copy
+    (the same trials and random states; its rounds are exactly those of a fresh run).
+    """
     import numpy as np
 
     from bci.stimuli._loop import ClosedLoop, OfflineParticipant
@@ -134,6 +146,13 @@ def run_one(config: Path, participant: int, arm: str, rounds: int, quick: bool) 
     cl, source = _config(config, participant, rounds, ARMS[arm], quick)
     t0 = time.perf_counter()
     loop = ClosedLoop(cl, OfflineParticipant(source, cl, cl.seed))
+    if calibrations is not None and loop.search is None:
+        state = calibrations.get(participant)
+        if state is not None and state["key"] == loop._calibration_key():
+            loop.restore_calibration(state)
+        else:
+            loop.calibrate()
+            calibrations[participant] = loop.calibration_state()
     loop.run()
     s = summarize(loop.result(), cl)
     seconds = time.perf_counter() - t0
@@ -442,6 +461,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--figures-only", action="store_true", help="regenerate tables and plots from the JSON"
     )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs already in the JSON (same settings) and run only the missing ones",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     # the safety limiter's per-stimulus notes (opt-in, clamps) are in each run's records
@@ -479,9 +503,25 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [],
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    jobs = [(p, a) for p in range(args.seed, args.seed + args.participants) for a in arms]
+    done: set = set()
+    if args.resume and json_path.exists():
+        old = json.loads(json_path.read_text())
+        same = all(old["meta"][k] == data["meta"][k] for k in ("rounds", "seed", "quick"))
+        if same:
+            data["runs"] = [r for r in old["runs"] if r["arm"] in arms]
+            done = {(r["participant"], r["arm"]) for r in data["runs"]}
+            data["meta"]["command"] = old["meta"]["command"]
+    parts = range(args.seed, args.seed + args.participants)
+    # maximize arms of every participant first, then target control
+    groups = [MAXIMIZE, [a for a in ARMS if a not in MAXIMIZE]]
+    jobs = [
+        (p, a) for group in groups for p in parts for a in group if a in arms and (p, a) not in done
+    ]
+    calibrations: dict = {}
     for participant, arm in tqdm(jobs, desc="closed-loop benchmark", unit="run", file=sys.stderr):
-        data["runs"].append(run_one(args.config, participant, arm, args.rounds, args.quick))
+        run = run_one(args.config, participant, arm, args.rounds, args.quick, calibrations)
+        data["runs"].append(run)
+        data["runs"].sort(key=lambda r: (r["participant"], list(ARMS).index(r["arm"])))
         json_path.write_text(json.dumps(data, indent=1))
     for p in publish(json_path):
         print(p)  # noqa: T201
