@@ -383,6 +383,7 @@ class ClosedLoop:
         self._param = None
         self._reference: float | None = None
         self._safe: dict = {}
+        self._check_seconds = 0.0
         self._rng = np.random.default_rng(cl.seed)  # block orders
         self.calibrated = False
 
@@ -428,6 +429,12 @@ class ClosedLoop:
         rng: np.random.Generator,
     ) -> list[Trial]:
         """Show ``(condition, image, key)`` items as one block, in a shuffled order."""
+        return self._show(*self._prepare(rnd, items, rng))
+
+    def _prepare(
+        self, rnd: int, items: list[tuple[str, np.ndarray, str]], rng: np.random.Generator
+    ) -> tuple[list[Stimulus], list[Trial]]:
+        """Shuffle a block and pass every stimulus through the safety limiter."""
         order = rng.permutation(len(items))
         self._block += 1
         stims, trials = [], []
@@ -438,6 +445,10 @@ class ClosedLoop:
             trials.append(
                 Trial(rnd, cond, safe.image, desc, block=self._block, position=pos, key=key)
             )
+        return stims, trials
+
+    def _show(self, stims: list[Stimulus], trials: list[Trial]) -> list[Trial]:
+        """Show a prepared block and measure every trial."""
         eeg = self.participant.show(stims, [t.description for t in trials])
         for t, x in zip(trials, eeg, strict=True):
             t.measured = self._measure(x)
@@ -619,29 +630,32 @@ class ClosedLoop:
                     self._fit()
                 if level is not None:
                     self.adam.objective = make_objective("target", [level], 0)
-                # live: the next stimulus must be ready within the inter-trial interval
-                stop = t0 + 0.8 * cl.iti if live else None
+                # live: the block (optimized stimulus + safety checks) must be ready within the
+                # inter-trial interval; the optimizer stops early to leave time for the checks
+                stop = t0 + 0.9 * cl.iti - self._check_seconds if live else None
                 # a target is held by changing the stimulus smoothly: warm start from the last one
                 init = self._param if level is not None else None
                 res = self.adam(seed=next(self._seeds), deadline=stop, init=init)
                 self._param = res.param
                 self.steps.append(res.steps)
                 items = [("optimized", res.image, f"o{rnd}")]
-            self.prep_seconds.append(time.perf_counter() - t0)
             if "random" in cl.baselines:
                 items.append(
                     ("random", random_image(self.size, o.contrast, next(self._seeds)), f"r{rnd}")
                 )
             if "grating" in cl.baselines:
                 items.append(("grating", static, "grating"))
+            t1 = time.perf_counter()
+            stims, trials = self._prepare(rnd, items, rng)
+            self._check_seconds = time.perf_counter() - t1
             if self.model.fitted:
-                pred = self.model.predict(np.stack([img for _, img, _ in items]))[:, 0]
+                pred = self.model.predict(np.stack([t.image for t in trials]))[:, 0]
             else:
-                pred = np.full(len(items), np.nan)
-            trials = self._present(rnd, items, rng)
-            by_key = {key: float(p) for (_, _, key), p in zip(items, pred, strict=True)}
-            for t in trials:
-                t.predicted = by_key[t.key]
+                pred = np.full(len(trials), np.nan)
+            self.prep_seconds.append(time.perf_counter() - t0)
+            self._show(stims, trials)
+            for t, p in zip(trials, pred, strict=True):
+                t.predicted = float(p)
                 t.target = self.target
             opt = next(t for t in trials if t.condition == "optimized")
             if self.search is not None:

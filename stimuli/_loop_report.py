@@ -58,6 +58,19 @@ def _adaptation(trials: list[Trial]) -> dict:
             for pos in sorted(by_pos):
                 out["position_relative"][str(pos)] = float(np.exp(np.mean(by_pos[pos]) - first))
                 out["position_n"][str(pos)] = len(by_pos[pos])
+    # calibration blocks: random stimuli in random positions, so position is not confounded
+    cal = [t for t in trials if t.round == 0 and t.measured > 0]
+    out["calibration_position_relative"] = {}
+    if cal:
+        centre = float(np.mean([np.log(t.measured) for t in cal]))
+        by_pos = {}
+        for t in cal:
+            by_pos.setdefault(t.position, []).append(np.log(t.measured) - centre)
+        if 1 in by_pos:
+            first = float(np.mean(by_pos[1]))
+            out["calibration_position_relative"] = {
+                str(p): float(np.exp(np.mean(v) - first)) for p, v in sorted(by_pos.items())
+            }
     first_show = {t.key: t.measured for t in trials if t.condition == "calibration"}
     ratios = [
         t.measured / first_show[t.key]
