@@ -435,13 +435,28 @@ def figures(data: dict, out: Path) -> list[Path]:
     return paths
 
 
-def publish(json_path: Path) -> list[Path]:
-    """Write ``<out>.md`` and the plots from ``<out>.json``."""
+DOCS = ROOT / "docs" / "closed_loop_validity.md"
+MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+
+
+def splice(doc: str, table: str) -> str:
+    """``doc`` with the text between the benchmark markers replaced by ``table``."""
+    start, end = doc.index(MARKERS[0]) + len(MARKERS[0]), doc.index(MARKERS[1])
+    return doc[:start] + "\n" + table + "\n" + doc[end:]
+
+
+def publish(json_path: Path, docs: Path | None = None) -> list[Path]:
+    """Write ``<out>.md`` and the plots from ``<out>.json`` (and the docs page's table)."""
     data = json.loads(json_path.read_text())
     out = json_path.with_suffix("")
     md = out.with_suffix(".md")
-    md.write_text(markdown(data) + "\n")
-    return [md, *figures(data, out)]
+    table = markdown(data)
+    md.write_text(table + "\n")
+    written = [md, *figures(data, out)]
+    if docs is not None and docs.exists():
+        docs.write_text(splice(docs.read_text(), table))
+        written.append(docs)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -471,8 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     # the safety limiter's per-stimulus notes (opt-in, clamps) are in each run's records
     logging.getLogger("bci.stimuli").setLevel(logging.ERROR)
     json_path = args.out.with_suffix(".json")
+    default_out = args.out.resolve() == (ROOT / "docs" / "bench" / "closed_loop").resolve()
+    docs = DOCS if default_out else None
     if args.figures_only:
-        for p in publish(json_path):
+        for p in publish(json_path, docs):
             print(p)  # noqa: T201
         return 0
     import torch
@@ -523,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         data["runs"].append(run)
         data["runs"].sort(key=lambda r: (r["participant"], list(ARMS).index(r["arm"])))
         json_path.write_text(json.dumps(data, indent=1))
-    for p in publish(json_path):
+    for p in publish(json_path, docs):
         print(p)  # noqa: T201
     return 0
 
