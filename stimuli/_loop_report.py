@@ -101,6 +101,7 @@ def summarize(result: LoopResult, cl: ClosedLoopConfig) -> dict:
             "mean_predicted": _f(float(p[ok].mean())) if ok.any() else None,
             "mean_measured": _f(float(m[ok].mean())) if ok.any() else None,
         }
+    pooled = [t for t in trials if t.round >= 1 and np.isfinite(t.predicted)]
     summary: dict = {
         "rounds": int(max((t.round for t in trials), default=0)),
         "quantity": quantity,
@@ -113,6 +114,12 @@ def summarize(result: LoopResult, cl: ClosedLoopConfig) -> dict:
         "mean_measured": {c: _f(float(np.nanmean(v))) for c, v in table.items()},
         "validity": dict(result.validity),
         "prediction": prediction,
+        "prediction_rounds": {
+            "n": len(pooled),
+            "r": _pearson([t.predicted for t in pooled], [t.measured for t in pooled])
+            if pooled
+            else None,
+        },
         "adaptation": _adaptation(trials),
     }
     if cl.optimizer.objective == "target" and result.target is not None:
@@ -186,7 +193,11 @@ def markdown(summary: dict, cl: ClosedLoopConfig) -> str:
                 f"| {c} | {p['n']} | {_fmt(p['r'])} | {_fmt(p['mean_predicted'], 1)} | "
                 f"{_fmt(p['mean_measured'], 1)} |"
             )
+    pr = summary["prediction_rounds"]
     lines += [
+        "",
+        f"All round trials pooled (every condition): r = {_fmt(pr['r'])}, n = {pr['n']}: "
+        "whether the model ranks the conditions right.",
         "",
         "![predicted vs measured](predicted_vs_measured.png)",
         "",
@@ -218,13 +229,23 @@ def markdown(summary: dict, cl: ClosedLoopConfig) -> str:
         "",
         "Response at each position in a block relative to the first position (log response "
         "centred within each condition; positions are shuffled every round). Below 1: the "
-        "participant adapts to the stimuli shown just before.",
+        "participant adapts to the stimuli shown just before. Offline, each block is simulated "
+        "afresh with the same trial-to-trial noise sequence, so these figures mix adaptation "
+        "with a fixed noise factor per position.",
         "",
         "| position in block | relative response | trials |",
         "|---|---|---|",
     ]
     for pos, rel in a["position_relative"].items():
         lines.append(f"| {pos} | {rel:.2f} | {a['position_n'][pos]} |")
+    cal = a.get("calibration_position_relative") or {}
+    if cal:
+        lines += [
+            "",
+            "Calibration blocks (different random stimuli at every position): "
+            + ", ".join(f"position {p}: {v:.2f}" for p, v in cal.items())
+            + ".",
+        ]
     lines += [
         "",
         f"Calibration stimuli shown again in a later block: second / first response = "
@@ -238,17 +259,18 @@ def markdown(summary: dict, cl: ClosedLoopConfig) -> str:
         "| figure | value |",
         "|---|---|",
         f"| mode | {tm['mode']} |",
-        f"| time to the next stimulus (refit + optimization), median / max (s) | "
+        f"| time to the next block (refit + optimization + safety checks), median / max (s) | "
         f"{_fmt(tm['prep_seconds_median'])} / {_fmt(tm['prep_seconds_max'])} |",
         f"| optimizer steps per round (median) | {_fmt(tm['steps_median'], 0)} |",
         f"| inter-trial interval (s) | {tm['iti']} |",
         f"| rounds not ready within it | {tm['late_rounds']} |",
         f"| ready_within_iti | {str(tm['ready_within_iti']).lower()} |",
         "",
-        "Live mode stops the optimizer at 80% of the interval; a round that is still late "
-        "lengthens the interval (the next block starts when its stimuli are ready), it never "
-        "shows an old stimulus. Offline nothing waits: the figure says whether this machine "
-        "would have kept up.",
+        "Live mode stops the optimizer at 90% of the interval minus the previous block's "
+        "safety-check time; a round that is still late lengthens the interval (the next block "
+        "starts when its stimuli are ready), it never shows an old stimulus. Offline nothing "
+        "waits and the optimizer runs all its steps: the figure says whether this machine would "
+        "have kept up.",
         "",
         f"Safety clamps applied: {summary['safety_clamps']}.",
         "",
@@ -280,6 +302,7 @@ def plot_objective(result: LoopResult, cl: ClosedLoopConfig, path: Path) -> None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     quantity, unit = units(cl)
     table = result.table()
@@ -292,6 +315,7 @@ def plot_objective(result: LoopResult, cl: ClosedLoopConfig, path: Path) -> None
     if target is not None:
         ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g} {unit}")
     ax.set(xlabel="round", ylabel=f"measured {quantity} ({unit})", title="measured per round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     if target is not None:
         ax = axes[0, 1]
@@ -303,6 +327,7 @@ def plot_objective(result: LoopResult, cl: ClosedLoopConfig, path: Path) -> None
             ylabel=f"|measured - target| ({unit})",
             title="tracking error per round",
         )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
@@ -327,11 +352,15 @@ def plot_prediction(result: LoopResult, cl: ClosedLoopConfig, path: Path) -> Non
     fig, axes = plt.subplots(
         1, len(panels), figsize=(3.6 * len(panels), 3.8), layout="constrained", squeeze=False
     )
+    n_rounds = max((t.round for t in result.trials), default=1)
+    sc = None
     for ax, (c, tt) in zip(axes[0], panels, strict=True):
         p = np.array([t.predicted for t in tt], float)
         m = np.array([t.measured for t in tt], float)
         if tt:
-            ax.scatter(p, m, s=14, c=[t.round for t in tt], cmap="viridis")
+            sc = ax.scatter(
+                p, m, s=14, c=[t.round for t in tt], cmap="viridis", vmin=0, vmax=max(n_rounds, 1)
+            )
             lo = float(min(p.min(), m.min(), 0.0))
             hi = float(max(p.max(), m.max())) * 1.05 + 1e-9
             ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
@@ -343,6 +372,8 @@ def plot_prediction(result: LoopResult, cl: ClosedLoopConfig, path: Path) -> Non
         ax.set_title(f"{c} ({label})\nr = {_fmt(r)}, n = {len(tt)}", fontsize=9)
         ax.set(xlabel=f"predicted ({unit})", ylabel=f"measured {quantity} ({unit})")
         ax.yaxis.label.set_fontsize(8)
+    if sc is not None:
+        fig.colorbar(sc, ax=axes[0, -1], label="round (0: calibration)")
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
 
