@@ -186,13 +186,22 @@ def statistics(data: dict) -> dict:
     import numpy as np
 
     runs = data["runs"]
-    parts = sorted({r["participant"] for r in runs})
+    done = {(r["participant"], r["arm"]) for r in runs}
 
-    def get(arm: str, fn) -> list[float] | None:
+    def complete(arms: list[str]) -> list[int]:
+        """Participants with every one of ``arms`` (a comparison is paired)."""
+        every = sorted({r["participant"] for r in runs})
+        return [p for p in every if all((p, a) in done for a in arms)]
+
+    present = [a for a in MAXIMIZE if any(r["arm"] == a for r in runs)]
+    parts = complete(present)
+
+    def get(arm: str, fn, among: list[int] | None = None) -> list[float] | None:
+        among = parts if among is None else among
         by = {r["participant"]: r for r in runs if r["arm"] == arm}
-        if not all(p in by for p in parts):
+        if not among or not all(p in by for p in among):
             return None
-        return [fn(by[p]) for p in parts]
+        return [fn(by[p]) for p in among]
 
     out: dict = {"participants": parts, "maximize": {}, "target": {}, "validity": {}}
     main = get("fitted", lambda r: r["mean_measured"]["optimized"])
@@ -215,19 +224,24 @@ def statistics(data: dict) -> dict:
                 "wins": int(sum(m > v for m, v in zip(main, vals, strict=True))),
             }
     for model in ("", "_misspecified"):
-        closed = get(
+        among = complete([f"target_closed{model}", f"target_open{model}"])
+        if not among:
+            continue
+
+        def tget(arm: str, fn, among=among) -> list:
+            return get(arm, fn, among)
+
+        closed = tget(
             f"target_closed{model}", lambda r: r["target"]["tracking_error_last"]["optimized"]
         )
-        opened = get(
+        opened = tget(
             f"target_open{model}", lambda r: r["target"]["tracking_error_last"]["optimized"]
         )
-        rand = get(f"target_closed{model}", lambda r: r["target"]["tracking_error_last"]["random"])
-        if closed is None or opened is None:
-            continue
+        rand = tget(f"target_closed{model}", lambda r: r["target"]["tracking_error_last"]["random"])
         name = "misspecified" if model else "default"
         per_round = {
             arm: np.mean(
-                get(
+                tget(
                     f"target_{arm}{model}",
                     lambda r: r["target"]["tracking_error_per_round"]["optimized"],
                 ),
@@ -236,17 +250,20 @@ def statistics(data: dict) -> dict:
             for arm in ("closed", "open")
         }
         per_round["random"] = np.mean(
-            get(
-                f"target_closed{model}", lambda r: r["target"]["tracking_error_per_round"]["random"]
+            tget(
+                f"target_closed{model}",
+                lambda r: r["target"]["tracking_error_per_round"]["random"],
             ),
             axis=0,
         ).tolist()
-        levels = get(f"target_closed{model}", lambda r: r["target"]["level"])
+        levels = tget(f"target_closed{model}", lambda r: r["target"]["level"])
         out["target"][name] = {
+            "participants": among,
             "closed": closed,
             "open": opened,
             "random": rand,
             "levels": levels,
+            "mean_level": float(np.mean(levels)),
             "mean_closed": float(np.mean(closed)),
             "mean_open": float(np.mean(opened)),
             "mean_random": float(np.mean(rand)),
@@ -284,7 +301,7 @@ def markdown(data: dict) -> str:
     meta = data["meta"]
     n = len(st["participants"])
     lines = [
-        f"Closed-loop benchmark: {n} simulated participants x {meta['rounds']} rounds, seed "
+        f"Closed-loop benchmark: {n} simulated participant(s) x {meta['rounds']} rounds, seed "
         f"{meta['seed']} (participants {meta['seed']}..{meta['seed'] + n - 1}); "
         f"`{meta['command']}`; {meta['machine']}.",
         "",
@@ -303,7 +320,7 @@ def markdown(data: dict) -> str:
         wins = "" if arm == "fitted" else f"{row.get('wins')}/{n}"
         lines.append(f"| {label} | {row['mean']:.1f} | {p} | {wins} |")
     ties = [
-        LABELS.get(a, a)
+        LABELS.get(a, f"the {a.removeprefix('baseline_')} baseline")
         for a, row in st["maximize"].items()
         if a != "fitted"
         and (row.get("p_fitted_greater") is None or row["p_fitted_greater"] >= 0.01)
@@ -321,13 +338,14 @@ def markdown(data: dict) -> str:
             "Mean absolute tracking error over the last 10 rounds (uV), mean over participants; "
             "p: one-sided Wilcoxon that the other arm's error is larger.",
             "",
-            "| in-silico model | closed loop | open loop | random | closed / open | p (open > closed) "
-            "| p (random > closed) |",
-            "|---|---|---|---|---|---|---|",
+            "| in-silico model | participants | target (uV) | closed loop | open loop | random "
+            "| closed / open | p (open > closed) | p (random > closed) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, t in st["target"].items():
             lines.append(
-                f"| {name} | {t['mean_closed']:.1f} | {t['mean_open']:.1f} | "
+                f"| {name} | {len(t['participants'])} | {t['mean_level']:.1f} | "
+                f"{t['mean_closed']:.1f} | {t['mean_open']:.1f} | "
                 f"{t['mean_random']:.1f} | {t['ratio_closed_open']:.2f} | "
                 f"{_p(t['p_open_greater'])} | {_p(t['p_random_greater'])} |"
             )
