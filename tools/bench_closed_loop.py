@@ -319,6 +319,18 @@ def markdown(data: dict) -> str:
         p = "" if arm == "fitted" else _p(row.get("p_fitted_greater"))
         wins = "" if arm == "fitted" else f"{row.get('wins')}/{n}"
         lines.append(f"| {label} | {row['mean']:.1f} | {p} | {wins} |")
+    first = [r for r in data["runs"] if r["arm"] == "fitted" and r["participant"] == meta["seed"]]
+    if first and not meta.get("quick"):
+        m = first[0]["mean_measured"]
+        v = first[0]["validity"]
+        lines[2:2] = [
+            f"Default participant (seed {meta['seed']}): `bci run configs/closed_loop.yaml` gives "
+            f"the same run: mean measured {m['optimized']:.1f} (optimized) / "
+            f"{m.get('grating', float('nan')):.1f} (grating) / "
+            f"{m.get('random', float('nan')):.1f} (random) uV over {meta['rounds']} rounds; "
+            f"readout held-out r = {v['r']:.2f} (noise ceiling {v['ceiling_r']:.2f}).",
+            "",
+        ]
     ties = [
         LABELS.get(a, f"the {a.removeprefix('baseline_')} baseline")
         for a, row in st["maximize"].items()
