@@ -1,4 +1,4 @@
-"""The closed loop: in-silico model, optimizer, safety limits, presenter (issue 8).
+"""The closed loop: in-silico model, optimizer, safety limits, presenter.
 
 Every section is a frozen pydantic model with defaults, so ``closed_loop: {}`` is a valid,
 safe configuration. There is deliberately **no switch that turns the safety limiter off**:
@@ -139,9 +139,7 @@ class OptimizerConfig(ConfigModel):
     parametrization: Literal["fourier", "pixel", "gabor"] = Field(
         "fourier", description="Stimulus parametrization."
     )
-    steps: int = Field(
-        60, ge=1, description="Adam steps per optimized stimulus."
-    )
+    steps: int = Field(60, ge=1, description="Adam steps per optimized stimulus.")
     lr: float = Field(0.05, gt=0, description="Adam learning rate.")
     jitter: int = Field(
         2, ge=0, description="Random shift in pixels per step (robustness to position)."
@@ -225,9 +223,11 @@ class PresenterConfig(ConfigModel):
     screenshots: bool = Field(
         True, description="Save the first frame of every stimulus for the report."
     )
-    marker_stream: str = Field("bci-markers", description="LSL marker stream name (contract 5).")
+    marker_stream: str = Field(
+        "bci-markers", description="LSL marker stream name (one label per shown stimulus)."
+    )
     description_stream: str = Field(
-        "bci-stimuli", description="LSL description stream name (contract 5)."
+        "bci-stimuli", description="LSL stream of stimulus descriptions (JSON, one per stimulus)."
     )
 
 
