@@ -403,6 +403,7 @@ def figures(data: dict, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     st = statistics(data)
     paths = []
@@ -424,7 +425,12 @@ def figures(data: dict, out: Path) -> list[Path]:
             ax.legend(fontsize=8, loc="upper right")
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels(
-            [LABELS.get(a, a.removeprefix("baseline_")).replace(" (", "\n(") for a, _ in rows],
+            [
+                LABELS.get(a, f"{a.removeprefix('baseline_')} stimulus (baseline)").replace(
+                    " (", "\n("
+                )
+                for a, _ in rows
+            ],
             fontsize=7,
             rotation=20,
             ha="right",
@@ -452,10 +458,19 @@ def figures(data: dict, out: Path) -> list[Path]:
                     label=f"{arm} loop" if arm != "random" else "random stimuli",
                 )
             ax.axhline(0, color="k", lw=0.8)
+            n_rounds = len(t["per_round"]["closed"])
+            ax.axvspan(
+                max(0.5, n_rounds - 9.5),
+                n_rounds + 0.5,
+                color="0.9",
+                zorder=0,
+                label="rounds averaged in the table",
+            )
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set(
                 xlabel="round",
                 ylabel="|measured - target| (uV), mean over participants",
-                title=f"target control, {name} in-silico model",
+                title=f"target control, {name.replace('misspecified', 'mis-specified')} model",
             )
             ax.legend(fontsize=8)
         p = out.with_name(out.name + "_target.png")
