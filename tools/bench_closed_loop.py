@@ -574,11 +574,12 @@ def main(argv: list[str] | None = None) -> int:
             done = {(r["participant"], r["arm"]) for r in data["runs"]}
             data["meta"]["command"] = old["meta"]["command"]
     parts = range(args.seed, args.seed + args.participants)
-    # maximize arms of every participant first, then target control
-    groups = [MAXIMIZE, [a for a in ARMS if a not in MAXIMIZE]]
-    jobs = [
-        (p, a) for group in groups for p in parts for a in group if a in arms and (p, a) not in done
-    ]
+    # participant by participant: the maximize arms, with target control for the first three
+    # (a run cut short still has both parts); target control of the others last
+    targets = [a for a in ARMS if a not in MAXIMIZE]
+    order = [(p, a) for p in parts for a in MAXIMIZE + (targets if p < parts[0] + 3 else [])]
+    order += [(p, a) for p in parts if p >= parts[0] + 3 for a in targets]
+    jobs = [(p, a) for p, a in order if a in arms and (p, a) not in done]
     calibrations: dict = {}
     for participant, arm in tqdm(jobs, desc="closed-loop benchmark", unit="run", file=sys.stderr):
         run = run_one(args.config, participant, arm, args.rounds, args.quick, calibrations)
