@@ -381,6 +381,8 @@ def markdown(data: dict) -> str:
         for k, label in names.items():
             if k in v:
                 vals = [x for x in v[k]["per_participant"] if x is not None]
+                if not vals:
+                    continue
                 lines.append(
                     f"| {label} | {v[k]['median']:.2f} | {min(vals):.2f} .. {max(vals):.2f} |"
                 )
