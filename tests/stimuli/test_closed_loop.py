@@ -376,47 +376,42 @@ def test_rounds_json_fields_are_documented(tmp_path):
 
 def test_benchmark_figures_are_reproducible(tmp_path):
     """The published tables and plots come from the JSON only and repeat bit for bit."""
-    outs = []
-    for k in range(2):
-        out = tmp_path / f"run{k}" / "closed_loop"
-        cmd = [
-            sys.executable,
-            str(ROOT / "tools" / "bench_closed_loop.py"),
-            "--quick",
-            "--rounds",
-            "2",
-            "--arms",
-            "fitted,open_loop,target_closed,target_open",
-            "--out",
-            str(out),
-        ]
+    out = tmp_path / "closed_loop"
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "bench_closed_loop.py"),
+        "--quick",
+        "--rounds",
+        "2",
+        "--arms",
+        "fitted,open_loop,target_closed,target_open",
+        "--out",
+        str(out),
+    ]
+    names = [
+        "closed_loop.json",
+        "closed_loop.md",
+        "closed_loop_maximize.png",
+        "closed_loop_target.png",
+    ]
+    runs = []
+    for _ in range(2):  # same command, same place: the second run overwrites the first
         subprocess.run(cmd, check=True, capture_output=True, timeout=900)
-        outs.append(out)
-    names = ["closed_loop.md", "closed_loop_maximize.png", "closed_loop_target.png"]
-    for name in names:
-        a, b = ((o.parent / name).read_bytes() for o in outs)
-        assert a == b, f"{name} differs between two runs with the same seed"
-    runs = [json.loads(o.with_suffix(".json").read_text())["runs"] for o in outs]
-    for r in runs:
-        for run in r:
-            run.pop("timing")
-    assert runs[0] == runs[1]
-    md = (outs[0].parent / "closed_loop.md").read_text()
+        runs.append({name: (tmp_path / name).read_bytes() for name in names})
+    for name in names[1:]:
+        assert runs[0][name] == runs[1][name], f"{name} differs between two runs with the same seed"
+    data = [json.loads(r["closed_loop.json"])["runs"] for r in runs]
+    for d in data:
+        for run in d:
+            run.pop("timing")  # the only field that may change
+    assert data[0] == data[1]
+    md = runs[0]["closed_loop.md"].decode()
     assert "| closed loop, fitted readout (gradient) |" in md and "closed / open" in md
     # regenerating from the JSON alone gives the same bytes
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "bench_closed_loop.py"),
-            "--figures-only",
-            "--out",
-            str(outs[0]),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    assert (outs[0].parent / "closed_loop.md").read_text() == md
+    figures_only = [*cmd[:2], "--figures-only", "--out", str(out)]
+    subprocess.run(figures_only, check=True, capture_output=True, timeout=300)
+    for name in names[1:]:
+        assert (tmp_path / name).read_bytes() == runs[1][name]
 
 
 def test_published_benchmark_figures_come_from_the_json():
