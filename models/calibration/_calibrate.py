@@ -42,8 +42,15 @@ def _freqs(config: CalibrationConfig) -> list[float] | None:
     return [config.frequencies[c] for c in config.classes] if config.frequencies else None
 
 
-def _factory(name: str, config: CalibrationConfig, trials: Trials, progress: bool = False):
-    """A zero-argument constructor for a strategy or baseline."""
+def _factory(
+    name: str, config: CalibrationConfig, trials: Trials, progress: bool = False, population=None
+):
+    """A zero-argument constructor for a strategy or baseline (``pop_<name>``: pooled)."""
+    if name.startswith("pop_"):
+        from ._population import pooled_factory
+
+        base = _factory(name[4:], config, trials, progress)
+        return pooled_factory(base, population, config)
     freqs = _freqs(config)
     n_classes = len(config.classes)
     if name == "features":
@@ -167,6 +174,12 @@ def _calibrate(
         config.baselines if config.baselines is not None else DEFAULT_BASELINES[config.family]
     )
     candidates = [(b, "baseline") for b in baselines] + [(s, "strategy") for s in config.strategies]
+    population = None
+    if config.population:
+        from ._population import load_population, pooled_candidates
+
+        population = load_population(config.population, config, trials, paths)
+        candidates += pooled_candidates(candidates)
     it = candidates
     if progress:
         from tqdm.auto import tqdm
@@ -175,7 +188,7 @@ def _calibrate(
     scores: list[Scores] = []
     skipped: dict[str, str] = {}
     for name, kind in it:
-        if name in ("linear_probe", "readin", "full"):
+        if name.removeprefix("pop_") in ("linear_probe", "readin", "full"):
             from ._strategies import pretrained_encoder
 
             if pretrained_encoder(config.training.encoder) is None:
@@ -184,7 +197,15 @@ def _calibrate(
         X = trials.X.astype(np.float64) if kind == "baseline" else trials.X
         try:
             scores.append(
-                cross_validate(name, kind, _factory(name, config, trials), X, trials, folds, pos)
+                cross_validate(
+                    name,
+                    kind,
+                    _factory(name, config, trials, population=population),
+                    X,
+                    trials,
+                    folds,
+                    pos,
+                )
             )
         except (ImportError, RuntimeError) as exc:
             skipped[name] = str(exc)
@@ -213,7 +234,7 @@ def _calibrate(
     lc: list[dict] = []
     if learning:
         lc = learning_curve(
-            _factory(best.name, config, trials),
+            _factory(best.name, config, trials, population=population),
             trials.X,
             trials,
             folds,
@@ -247,7 +268,10 @@ def _calibrate(
                 logger.warning("%s", msg)
     # final model on every trial
     final = fit_estimator(
-        _factory(best.name, config, trials, progress=progress)(), trials.X, trials.y, trials.groups
+        _factory(best.name, config, trials, progress=progress, population=population)(),
+        trials.X,
+        trials.y,
+        trials.groups,
     )
     from ._export import export_model
 
@@ -286,6 +310,8 @@ def _calibrate(
         "inference_latency_ms": latency,
         "seconds": round(time.perf_counter() - t_start, 1),
     }
+    if population is not None:
+        metrics["population"] = population.describe()
     if scheme.startswith("leave-one-session"):
         pred = best.proba.argmax(axis=1)
         metrics["per_session"] = {

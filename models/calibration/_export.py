@@ -34,7 +34,7 @@ def export_model(
     from bci import models
 
     module = estimator.to_torch()
-    if name == "features":
+    if name.removeprefix("pop_") == "features":
         sfreq, n_times = trials.sfreq, trials.n_times
         normalization = "in-graph: per-window mean removed; features standardized inside the graph"
         example = trials.X[:8]
