@@ -32,7 +32,7 @@ SETS = {
     "myo-wrist-gestures": ("myo-wrist-gestures", "myo-wrist-gestures/right_hand/*/*.txt"),
 }
 CLASSICAL = {"erp": ["features", "xdawn_lda", "xdawn_ts"], "emg": ["features", "td_lda"]}
-FOUNDATION = ["linear_probe", "full"]
+FOUNDATION = ["linear_probe"]
 
 
 def _machine() -> str:

@@ -563,6 +563,16 @@ def summarize(rows: list[dict], selection: list[dict]) -> dict:
         curve.setdefault(r["candidate"], {}).setdefault(key, []).append(r["score"])  # type: ignore[arg-type]
     curve = {c: {k: round(float(np.mean(v)), 4) for k, v in d.items()} for c, d in curve.items()}
     out: dict = {"curve": curve}
+    sizes = {str(s["n_per_class"]) for s in selection}
+    for kind, keep in (
+        ("foundation", is_foundation),
+        ("classical", lambda c: not is_foundation(c)),
+    ):
+        # the one candidate with the best mean over subjects (picked on the test trials)
+        single = {c: d[k] for c, d in curve.items() if keep(c) for k in sizes if k in d}
+        if single:
+            best = max(single, key=single.get)
+            out[f"{kind}_best_single"] = {"candidate": best, "score": single[best]}
     for kind in ("foundation", "classical"):
         chosen = [s[kind]["test_score"] for s in selection if kind in s]
         oracle = [s[kind]["best_test_score"] for s in selection if kind in s]
@@ -605,14 +615,22 @@ def loso_markdown(results: list[dict]) -> str:
             f"| **mean** | **{sm.get('foundation_chosen', float('nan')):.3f}** | "
             f"{sm.get('classical_chosen', float('nan')):.3f} | {sm.get('classical_best_on_test', float('nan')):.3f} |"
         )
+        single = sm.get("classical_best_single")
+        if single:
+            out.append(
+                f"\nBest single classical pipeline (mean over subjects, picked on the test "
+                f"trials): {single['candidate']} {single['score']:.3f}."
+            )
         out.append(f"\n{r['seconds']} s on {r['machine']}; encoder {r['encoder']}.\n")
     if len(results) > 1:
         keys = ("foundation_chosen", "classical_chosen", "classical_best_on_test")
         means = {k: sum(r["summary"].get(k, 0) for r in results) / len(results) for k in keys}
+        single = sum(r["summary"]["classical_best_single"]["score"] for r in results) / len(results)
         out.append(
             "**Mean over the sets** at 20 trials per class: foundation (inner-CV choice) "
             f"{means['foundation_chosen']:.3f}, classical (inner-CV choice) "
-            f"{means['classical_chosen']:.3f}, best classical on test {means['classical_best_on_test']:.3f}."
+            f"{means['classical_chosen']:.3f}, best single classical pipeline per set "
+            f"{single:.3f}, best classical per subject on test {means['classical_best_on_test']:.3f}."
         )
     return "\n".join(out)
 
