@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from ._evaluate import (
 )
 from ._features import FeatureStrategy
 
+if TYPE_CHECKING:
+    from ._population import Population
+
 logger = logging.getLogger(__name__)
 
 
@@ -43,7 +47,11 @@ def _freqs(config: CalibrationConfig) -> list[float] | None:
 
 
 def _factory(
-    name: str, config: CalibrationConfig, trials: Trials, progress: bool = False, population=None
+    name: str,
+    config: CalibrationConfig,
+    trials: Trials,
+    progress: bool = False,
+    population: Population | None = None,
 ):
     """A zero-argument constructor for a strategy or baseline (``pop_<name>``: pooled)."""
     if name.startswith("pop_"):
@@ -312,6 +320,7 @@ def _calibrate(
     }
     if population is not None:
         metrics["population"] = population.describe()
+        metrics["seconds_without_population"] = round(metrics["seconds"] - population.seconds, 1)
     if scheme.startswith("leave-one-session"):
         pred = best.proba.argmax(axis=1)
         metrics["per_session"] = {
