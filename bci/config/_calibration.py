@@ -179,6 +179,17 @@ class CalibrationConfig(ConfigModel):
     )
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    population: list[str] = Field(
+        [],
+        description="Recordings of other users of this paradigm (same montage): every "
+        "candidate is also trained on them plus the user's trials, as 'pop_<name>'.",
+    )
+    population_max_windows: int | None = Field(
+        4000,
+        ge=1,
+        description="Population windows used at most per fit (whole trials, class-stratified); "
+        "null: all.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> CalibrationConfig:

@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from ._evaluate import (
 )
 from ._features import FeatureStrategy
 
+if TYPE_CHECKING:
+    from ._population import Population
+
 logger = logging.getLogger(__name__)
 
 
@@ -44,8 +48,19 @@ def _freqs(config: CalibrationConfig) -> list[float] | None:
     return [config.frequencies[c] for c in config.classes] if config.frequencies else None
 
 
-def _factory(name: str, config: CalibrationConfig, trials: Trials, progress: bool = False):
-    """A zero-argument constructor for a strategy or baseline."""
+def _factory(
+    name: str,
+    config: CalibrationConfig,
+    trials: Trials,
+    progress: bool = False,
+    population: Population | None = None,
+):
+    """A zero-argument constructor for a strategy or baseline (``pop_<name>``: pooled)."""
+    if name.startswith("pop_"):
+        from ._population import pooled_factory
+
+        base = _factory(name[4:], config, trials, progress)
+        return pooled_factory(base, population, config)
     freqs = _freqs(config)
     n_classes = len(config.classes)
     if name == "features":
@@ -251,6 +266,12 @@ def _calibrate(
     if config.ship in EXPORTABLE and config.ship not in baselines:
         baselines.append(config.ship)
     candidates = [(b, "baseline") for b in baselines] + [(s, "strategy") for s in config.strategies]
+    population = None
+    if config.population:
+        from ._population import load_population, pooled_candidates
+
+        population = load_population(config.population, config, trials, paths)
+        candidates += pooled_candidates(candidates)
     it = candidates
     if progress:
         from tqdm.auto import tqdm
@@ -259,7 +280,7 @@ def _calibrate(
     scores: list[Scores] = []
     skipped: dict[str, str] = {}
     for name, kind in it:
-        if name in ("linear_probe", "readin", "full"):
+        if name.removeprefix("pop_") in ("linear_probe", "readin", "full"):
             from ._strategies import pretrained_encoder
 
             if pretrained_encoder(config.training.encoder) is None:
@@ -268,7 +289,15 @@ def _calibrate(
         X = trials.X.astype(np.float64) if kind == "baseline" else trials.X
         try:
             scores.append(
-                cross_validate(name, kind, _factory(name, config, trials), X, trials, folds, pos)
+                cross_validate(
+                    name,
+                    kind,
+                    _factory(name, config, trials, population=population),
+                    X,
+                    trials,
+                    folds,
+                    pos,
+                )
             )
         except (ImportError, RuntimeError) as exc:
             skipped[name] = str(exc)
@@ -289,7 +318,7 @@ def _calibrate(
     lc: list[dict] = []
     if learning:
         lc = learning_curve(
-            _factory(best.name, config, trials),
+            _factory(best.name, config, trials, population=population),
             trials.X,
             trials,
             folds,
@@ -322,7 +351,10 @@ def _calibrate(
                 logger.warning("%s", msg)
     # final model on every trial
     final = fit_estimator(
-        _factory(best.name, config, trials, progress=progress)(), trials.X, trials.y, trials.groups
+        _factory(best.name, config, trials, progress=progress, population=population)(),
+        trials.X,
+        trials.y,
+        trials.groups,
     )
     from ._export import export_model
 
@@ -374,6 +406,9 @@ def _calibrate(
         "inference_latency_ms": latency,
         "seconds": round(time.perf_counter() - t_start, 1),
     }
+    if population is not None:
+        metrics["population"] = population.describe()
+        metrics["seconds_without_population"] = round(metrics["seconds"] - population.seconds, 1)
     if scheme.startswith("leave-one-session"):
         pred = best.proba.argmax(axis=1)
         metrics["per_session"] = {

@@ -35,7 +35,8 @@ def export_model(
     from bci import models
 
     module = estimator.to_torch()
-    if name == "features" or name in EXPORTABLE:
+    base = name.removeprefix("pop_")
+    if base == "features" or base in EXPORTABLE:
         sfreq, n_times = trials.sfreq, trials.n_times
         normalization = "in-graph: per-window mean removed; features standardized inside the graph"
         example = trials.X[:8]
