@@ -66,7 +66,7 @@ class LiveParticipant:
         self._thread.start()
         if self.sim is not None:  # wait until the participant hears the presenter
             end = time.monotonic() + 10.0
-            while self.sim.listening != {"marker", "desc"} and time.monotonic() < end:
+            while not {"marker", "desc"} <= self.sim.listening and time.monotonic() < end:
                 time.sleep(0.05)
 
     def _pull(self) -> None:

@@ -99,6 +99,7 @@ def load_yaml(path: str | Path) -> object:
 SCHEMAS: dict[str, str] = {
     "session": "bci.config._session:SessionConfig",
     "calibration": "bci.config._calibration:CalibrationConfig",
+    "paradigm": "bci.config._paradigm:ParadigmConfig",
     # The column layout of text recordings belongs to the file readers; named by path so that
     # nothing under bci/ imports devices/ unless a replay_*.yaml is actually validated.
     "replay-mapping": "bci.devices._readers_mapping:CSVMapping",
@@ -106,7 +107,11 @@ SCHEMAS: dict[str, str] = {
 
 #: File-name prefixes that select a schema (``configs/calibrate_muse-ssvep.yaml``); anything
 #: else is a session config.
-SCHEMA_PREFIXES: dict[str, str] = {"calibrate_": "calibration", "replay_": "replay-mapping"}
+SCHEMA_PREFIXES: dict[str, str] = {
+    "calibrate_": "calibration",
+    "replay_": "replay-mapping",
+    "paradigm_": "paradigm",
+}
 
 
 def schema_for(path: str | Path, schema: str | None = None) -> type[BaseModel]:

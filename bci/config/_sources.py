@@ -37,6 +37,10 @@ class SimulatedSourceConfig(ConfigModel):
     markers: str = Field("bci-markers", description="Marker stream the participant listens to.")
     stimuli: str = Field("bci-stimuli", description="Stimulus-description stream it listens to.")
     truth: str = Field("bci-sim-truth", description="Ground-truth stream it publishes.")
+    frames: str = Field(
+        "bci-frames",
+        description="Presenter frame log it listens to (EEG): responses follow the drawn frames.",
+    )
 
     @model_validator(mode="before")
     @classmethod
