@@ -78,6 +78,8 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         session=config.name,
         window=config.window.length,
         hop=config.window.hop,
+        mode=config.window.mode,
+        marker_stream=config.window.markers,
         bandpass=bandpass,
         notch=notch,
         reref=reref,
@@ -151,7 +153,7 @@ async def _run(
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
-        source, aux = await asyncio.to_thread(sources.start, list(config.sources))
+        source, aux = await asyncio.to_thread(sources.start, list(config.sources), config.name)
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)
@@ -213,6 +215,7 @@ async def _run(
             outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
+        await asyncio.to_thread(sources.start_replays)
         if mqtt is not None:
             mqtt.publish(
                 "status",
@@ -237,9 +240,21 @@ async def _run(
             config.name,
             f" for {duration:g} s" if duration else "",
         )
+        ends = None
+        if sources.replays and not any(p.loop for p in sources.replays):
+
+            async def end_of_files() -> None:
+                await asyncio.to_thread(sources.wait_replays)
+                await asyncio.sleep(0.5)  # the last samples through the inlets
+                logger.info("replay finished: end of the recording")
+                stop.set()
+
+            ends = asyncio.create_task(end_of_files())
         try:
             await engine.run(duration=duration, stop=stop)
         finally:
+            if ends is not None:
+                ends.cancel()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

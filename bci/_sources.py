@@ -40,12 +40,20 @@ class StartedSource:
         to or publishes (``None``: the defaults).
     producer : Any | None
         The thing that makes the samples (has ``stop()``), stopped when the session ends.
+    inlets : dict
+        Ready inlets for some of ``streams`` (by name), used instead of a plain
+        ``SourceLSL(name=...)`` (a replay's streams are read by source id, undejittered).
+    replay : Any | None
+        A file player opened but not started: the session starts it once the engine is
+        connected (``start(wait_consumers=...)``) and may wait for its end (``wait()``).
     """
 
     streams: tuple[str, ...] = ()
     inlet: Any | None = None
     protocol: tuple[str, ...] | None = None
     producer: Any | None = field(default=None, repr=False)
+    inlets: dict[str, Any] = field(default_factory=dict, repr=False)
+    replay: Any | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Stop the producer, if any."""
@@ -56,7 +64,7 @@ class StartedSource:
 class Source(Protocol):
     """A source driver: starts one configured source and returns its streams."""
 
-    def __call__(self, config: Any, index: int) -> StartedSource: ...  # noqa: D102
+    def __call__(self, config: Any, index: int, session: str) -> StartedSource: ...  # noqa: D102
 
 
 _REGISTRY: dict[str, Source] = {}
@@ -105,7 +113,7 @@ def simulated_process(config: Any, timeout: float = 60.0) -> Any:
     return child.start(timeout, error=DeviceError)
 
 
-def _simulated(config: Any, index: int) -> StartedSource:
+def _simulated(config: Any, index: int, session: str = "") -> StartedSource:
     protocol = tuple(
         getattr(config, key, default)
         for key, default in zip(("markers", "stimuli", "truth"), PROTOCOL_STREAMS, strict=True)
@@ -113,29 +121,61 @@ def _simulated(config: Any, index: int) -> StartedSource:
     return StartedSource((config.name,), protocol=protocol, producer=simulated_process(config))
 
 
-def _brainflow(config: Any, index: int) -> StartedSource:
+def _brainflow(config: Any, index: int, session: str = "") -> StartedSource:
     from bci.devices import BoardBrainFlow
 
     board = BoardBrainFlow(config.board, config.params, config.name).start()
     return StartedSource(tuple(spec.name for spec in board.specs[:1]), producer=board)
 
 
-def _replay(config: Any, index: int) -> StartedSource:
+def _replay(config: Any, index: int, session: str = "") -> StartedSource:
+    import os
+
     from bci.devices import ReplayLSL
 
-    player = ReplayLSL(config.path, speed=config.speed, loop=config.loop, sfreq=config.sfreq)
-    player.start()
+    # opened now, started once the engine is connected (SessionSources.start_replays): the
+    # session then sees the file from its first sample; unique source ids, resolved by id
+    player = ReplayLSL(
+        config.path,
+        speed=config.speed,
+        loop=config.loop,
+        sfreq=config.sfreq,
+        source_prefix=f"{session}-{os.getpid()}-{index}-",
+    ).open()
     signal_specs = [s for s in player.specs if s.sfreq > 0]
     if not signal_specs:
         player.stop()
         raise BCIError(f"sources[{index}]: replay of {config.path} has no signal stream to decode")
-    first = signal_specs[0].name
+    ordered = [signal_specs[0], *(s for s in player.specs if s is not signal_specs[0])]
     return StartedSource(
-        (first, *(s.name for s in player.specs if s.name != first)), producer=player
+        tuple(spec.name for spec in ordered),
+        producer=player,
+        inlets={spec.name: _replay_inlet(spec) for spec in ordered},
+        replay=player,
     )
 
 
-def _lsl(config: Any, index: int) -> StartedSource:
+def _replay_inlet(spec: Any) -> Any:
+    """An inlet on a stream replayed by this process: its timestamps are the replay schedule.
+
+    Same process, same clock: no clock correction, and no dejitter (at speed X the schedule
+    runs X times the nominal rate, which a dejitter fitted to the nominal rate would stretch
+    back out: EEG and marker clocks would drift apart). Latency is then measured against
+    the replay schedule.
+    """
+    import pylsl
+
+    from bci.devices import SourceLSL
+
+    return SourceLSL(
+        source_id=spec.source_id,
+        timeout=10.0,
+        processing_flags=pylsl.proc_threadsafe,
+        dejitter=False,
+    )
+
+
+def _lsl(config: Any, index: int, session: str = "") -> StartedSource:
     from bci.devices import SourceLSL
 
     if index == 0:
@@ -159,7 +199,7 @@ class SessionSources:
         self.started: list[StartedSource] = []
         self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
 
-    def start(self, sources: list[Any]) -> tuple[Any, list[Any]]:
+    def start(self, sources: list[Any], session: str = "session") -> tuple[Any, list[Any]]:
         """Start ``sources`` (config entries) in order.
 
         Returns
@@ -175,20 +215,38 @@ class SessionSources:
             raise ConfigError("sources: at least one source is needed")
         first: Any = None
         names: list[str] = []
+        inlets: dict[str, Any] = {}
         for i, src in enumerate(sources):
-            started = source_driver(src.kind)(src, i)
+            started = source_driver(src.kind)(src, i, session)
             self.started.append(started)
             if started.protocol is not None:
                 self.protocol_names = started.protocol
             if i == 0 and started.inlet is not None:
                 first = started.inlet
             names.extend(started.streams)
+            inlets.update(started.inlets)
         if first is None:
             if not names:
                 raise ConfigError("sources[0] offers no stream to decode")
-            first, names = SourceLSL(name=names[0], timeout=10.0), names[1:]
-        aux = [SourceLSL(name=n, timeout=5.0) for n in names if n]
+            first = inlets.get(names[0]) or SourceLSL(name=names[0], timeout=10.0)
+            names = names[1:]
+        aux = [inlets.get(n) or SourceLSL(name=n, timeout=5.0) for n in names if n]
         return first, aux
+
+    @property
+    def replays(self) -> list[Any]:
+        """The file players of replay sources."""
+        return [s.replay for s in self.started if s.replay is not None]
+
+    def start_replays(self) -> None:
+        """Start the replays (after the engine connected to their streams)."""
+        for player in self.replays:
+            player.start(wait_consumers=2.0)
+
+    def wait_replays(self) -> None:
+        """Block until every replay reached the end of its file (never when one loops)."""
+        for player in self.replays:
+            player.wait()
 
     def stop(self) -> None:
         """Stop every started producer, last started first."""

@@ -56,7 +56,7 @@ def plan_trials(cfg: ParadigmConfig, n: int | None = None) -> list[Trial]:
             float(rng.uniform(-cfg.timing.jitter, cfg.timing.jitter)) if cfg.timing.jitter else 0.0
         )
         flashes: list[int] = []
-        if cfg.kind == "p300":
+        if cfg.task == "p300":
             for _ in range(cfg.timing.repetitions):
                 perm = [int(j) for j in rng.permutation(k)]
                 if flashes and perm[0] == flashes[-1]:

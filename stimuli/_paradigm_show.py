@@ -165,7 +165,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         self.names = [
             visual.TextStim(
                 self.win,
-                text=t.label if cfg.kind in ("ssvep", "p300") else "",
+                text=t.label if cfg.task in ("ssvep", "p300") else "",
                 pos=(p[0], p[1] - side * 0.75 - text_h),
                 height=text_h,
                 color=(0.2, 0.2, 0.2),
@@ -212,7 +212,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         from ._stimulus import Stimulus
 
         cfg = self.cfg
-        if cfg.kind not in ("ssvep", "p300"):
+        if cfg.task not in ("ssvep", "p300"):
             return
         safety = cfg.safety.model_copy(
             update={
@@ -223,7 +223,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         )
         limiter = SafetyLimiter(safety)
         side = max(1, int(round(cfg.size_deg * self.ppd)))
-        if cfg.kind == "ssvep":
+        if cfg.task == "ssvep":
             for i, t in enumerate(cfg.targets):
                 stim = Stimulus(
                     kind="flicker",
@@ -295,15 +295,15 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
             self.screen_text.text = screen
             self.screen_text.draw()
         else:
-            if self.cfg.kind in ("ssvep", "p300"):
+            if self.cfg.task in ("ssvep", "p300"):
                 for r, lv, name in zip(self.rects, levels, self.names, strict=True):
                     g = 2.0 * lv - 1.0
                     r.fillColor = (g, g, g)
                     r.draw()
                     name.draw()
-            if cued is not None and self.cfg.kind in ("ssvep", "p300"):
+            if cued is not None and self.cfg.task in ("ssvep", "p300"):
                 self.rings[cued].draw()
-            if hit is not None and self.cfg.kind in ("ssvep", "p300"):
+            if hit is not None and self.cfg.task in ("ssvep", "p300"):
                 self.hits[hit].draw()
             if fixation:
                 self.fixation.draw()
@@ -329,7 +329,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         return max(1, int(round(seconds * self.clock.refresh_hz)))
 
     def static_levels(self) -> list[float]:
-        return [0.5 if self.cfg.kind == "ssvep" else DIM] * len(self.cfg.targets)
+        return [0.5 if self.cfg.task == "ssvep" else DIM] * len(self.cfg.targets)
 
     def screen(self, text: str, seconds: float) -> None:
         """An instruction/break screen: ``seconds`` or until the continue key."""
@@ -383,7 +383,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         text = target.text or label
         cue_kw: dict = (
             {"cued": trial.target}
-            if cfg.kind in ("ssvep", "p300")
+            if cfg.task in ("ssvep", "p300")
             else {"text": text, "fixation": False}
         )
         for k in range(n_cue):
@@ -395,7 +395,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                      "attend": label, "duration": cfg.timing.cue},
                     t,
                 )  # fmt: skip
-        if cfg.kind == "p300":
+        if cfg.task == "p300":
             log = self._p300(trial, label)
         else:
             log = self._sustained(trial, label, target)
@@ -403,7 +403,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         hit = log.get("selected_index")
         n_fb = self.n_frames(cfg.timing.feedback) if hit is not None else 0
         n_rest = max(n_fb, self.n_frames(trial.rest) if trial.rest > 0 else 0)
-        fixation = cfg.kind in ("mi", "gestures")
+        fixation = cfg.task in ("mi", "gestures")
         for k in range(n_rest):
             t = self.frame(static, hit=hit if k < n_fb else None, fixation=fixation)
             if k == 0 and hit is not None:
@@ -428,7 +428,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         text = target.text or label
         k = 0
         while k < n:
-            if cfg.kind == "ssvep":
+            if cfg.task == "ssvep":
                 lv = [
                     ssvep_level(float(t.frequency), t.phase, d, k, R)
                     for t, d in zip(cfg.targets, self.depths, strict=True)
@@ -436,7 +436,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                 t_flip = self.frame(lv, cued=trial.target)
             else:
                 lv = self.static_levels()
-                t_flip = self.frame(lv, text=text, fixation=cfg.kind == "mi")
+                t_flip = self.frame(lv, text=text, fixation=cfg.task == "mi")
             times.append(t_flip)
             levels.append(lv)
             if k == 0:
@@ -446,7 +446,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                         "attend": label, "duration": cfg.timing.stimulus}  # fmt: skip
                 if target.gesture is not None:
                     desc["gesture"] = int(target.gesture)
-                if cfg.kind == "ssvep":
+                if cfg.task == "ssvep":
                     desc["kind"] = "trial"
                 self.push_desc(desc, t_flip)
             if self.dec_inlet is not None:
@@ -474,7 +474,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
             "frame_error": float((dur - n / R) * R),
             "dropped": self.clock.dropped - d0,
         }
-        if cfg.kind == "ssvep":
+        if cfg.task == "ssvep":
             log["achieved_hz"] = {
                 t.label: achieved_frequency(np.r_[times, t_end], np.r_[levels[:, i], 0.5])
                 for i, t in enumerate(cfg.targets)
@@ -753,7 +753,7 @@ class ParadigmPresenter:
         per = (
             t.cue
             + t.rest
-            + (t.soa * t.repetitions * len(cfg.targets) if cfg.kind == "p300" else t.stimulus)
+            + (t.soa * t.repetitions * len(cfg.targets) if cfg.task == "p300" else t.stimulus)
         )
         if self.settings.decisions:
             per += t.feedback

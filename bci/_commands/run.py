@@ -37,7 +37,7 @@ def run(
         if config is None:
             cfg = load_config(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else SessionConfig()
         else:
-            cfg = load_config(config)
+            cfg = load_config(config, SessionConfig)
         on_metrics = None
         live_view = None
         if live:

@@ -41,6 +41,11 @@ class EpochsConfig(ConfigModel):
     skip: float = Field(
         0.0, ge=0, description="Seconds skipped after a trial starts (reaction time)."
     )
+    marker_stream: str | None = Field(
+        None,
+        description="Marker stream holding the onsets (onset); null takes every marker stream. "
+        "The exported decoder carries it: the runtime cuts its epochs on that stream.",
+    )
     label_channel: str = Field(
         "label", description="Name of the per-sample label channel (labels)."
     )

@@ -3,9 +3,9 @@
 One YAML file per paradigm (``configs/paradigm_<name>.yaml``): the targets (label, flicker
 frequency and phase, position), the trial structure and durations, instruction and break
 screens, the display checks and the streams. Adding a paradigm is adding a file; the
-presenter (``bci.stimuli``) runs every ``kind`` with the same timing machinery.
+presenter (``bci.stimuli``) runs every ``task`` with the same timing machinery.
 
-Kinds:
+Tasks (``task:``):
 
 - ``ssvep``: every target flickers at once (frame-locked to the measured refresh rate);
   each trial cues one target, then all flicker for ``timing.stimulus`` seconds.
@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 from ._base import ConfigModel
 from ._closed_loop import PresenterConfig, SafetyConfig
 
-ParadigmKind = Literal["ssvep", "p300", "mi", "gestures", "eyes"]
+ParadigmTask = Literal["ssvep", "p300", "mi", "gestures", "eyes"]
 
 
 class TargetConfig(ConfigModel):
@@ -104,7 +104,7 @@ class ParadigmConfig(ConfigModel):
     name: str = Field(
         ..., pattern=r"^[a-z0-9_-]+$", description="Paradigm name (file names, report)."
     )
-    kind: ParadigmKind = Field(
+    task: ParadigmTask = Field(
         ..., description="ssvep | p300 | mi | gestures | eyes: how a trial is drawn."
     )
     targets: list[TargetConfig] = Field(
@@ -160,7 +160,7 @@ class ParadigmConfig(ConfigModel):
         labels = [t.label for t in self.targets]
         if len(set(labels)) != len(labels):
             raise ValueError(f"targets: labels must be unique, got {labels}")
-        if self.kind == "ssvep":
+        if self.task == "ssvep":
             missing = [t.label for t in self.targets if t.frequency is None]
             if missing:
                 raise ValueError(f"ssvep: targets {missing} need a frequency (Hz)")
@@ -171,11 +171,11 @@ class ParadigmConfig(ConfigModel):
                     f"ssvep: targets {fast} flicker at or above half the refresh rate "
                     f"({nyq:g} Hz); lower their frequency"
                 )
-        if self.kind == "gestures":
+        if self.task == "gestures":
             missing = [t.label for t in self.targets if t.gesture is None]
             if missing:
                 raise ValueError(f"gestures: targets {missing} need a gesture index")
-        if self.kind == "p300" and self.timing.flash >= self.timing.soa:
+        if self.task == "p300" and self.timing.flash >= self.timing.soa:
             raise ValueError("p300: timing.flash must be shorter than timing.soa")
         return self
 

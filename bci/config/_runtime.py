@@ -38,6 +38,17 @@ class WindowConfig(ConfigModel):
 
     length: float = Field(1.0, gt=0, description="Window length in seconds.")
     hop: float = Field(0.1, gt=0, description="Seconds between decisions.")
+    mode: Literal["auto", "sliding", "event"] = Field(
+        "auto",
+        description="auto: one epoch per onset marker when the decoder was calibrated on onset "
+        "epochs (its metadata says so), sliding windows otherwise; sliding: always windows; "
+        "event: require an event-locked decoder.",
+    )
+    markers: str | None = Field(
+        None,
+        description="Marker stream whose onsets start event-locked epochs; null takes the "
+        "decoder's (or any marker stream when it names none).",
+    )
 
 
 class DecoderConfig(ConfigModel):

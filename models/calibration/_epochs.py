@@ -157,8 +157,11 @@ _START_END = re.compile(r"^(?P<k>.+?)(?P<se>[se])$")
 
 def _onsets(rec: Recording, config: CalibrationConfig) -> list[tuple[float, str]]:
     out = []
+    stream = config.epochs.marker_stream
     for m in rec.markers:
         v = m.value.strip()
+        if stream is not None and m.stream != stream:
+            continue
         if v in config.mapping:
             out.append((m.timestamp, config.mapping[v]))
     return out

@@ -64,6 +64,16 @@ def export_model(
         "strategy": name,
         "recording_sfreq": trials.sfreq,
     }
+    if config.epochs.events == "onset":  # the runtime decodes one epoch per onset marker
+        ep = config.epochs
+        meta["epochs"] = {
+            "events": "onset",
+            "markers": sorted(config.mapping),
+            "tmin": ep.tmin,
+            "tmax": ep.tmax,
+            "marker_stream": ep.marker_stream,
+            "baseline": list(ep.baseline) if ep.baseline else None,
+        }
     models.export_onnx(module, path, meta, example)
     return measure_latency(path, example[0])
 

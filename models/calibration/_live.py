@@ -160,7 +160,7 @@ def record_live(
                 "frames": paradigm.frame_stream,
             }
         )
-    started = source_driver(source.kind)(source, 0)
+    started = source_driver(source.kind)(source, 0, paradigm.name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     presenter = recorder = None
@@ -297,7 +297,7 @@ def live_recording(
                 )
             }
         )
-    src = parse_source(source, mode="emg" if cfg.kind == "gestures" else "eeg", seed=seed)
+    src = parse_source(source, mode="emg" if cfg.task == "gestures" else "eeg", seed=seed)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(directory) / f"{cfg.name}_{stamp}.xdf"
     path, summary = record_live(cfg, src, path, trials=trials, pace_hz=pace_hz)

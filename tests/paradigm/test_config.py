@@ -17,7 +17,7 @@ SHIPPED = sorted((ROOT / "configs").glob("paradigm_*.yaml"))
 
 
 def test_shipped_paradigms_load_with_the_paradigm_schema() -> None:
-    kinds = {load_config(p).kind for p in SHIPPED}
+    kinds = {load_config(p).task for p in SHIPPED}
     assert {"ssvep", "p300", "mi", "gestures"} <= kinds
     for p in SHIPPED:
         cfg = load_config(p)
@@ -29,7 +29,7 @@ def test_shipped_paradigms_load_with_the_paradigm_schema() -> None:
 def _ssvep(**kw) -> dict:
     base = {
         "name": "t",
-        "kind": "ssvep",
+        "task": "ssvep",
         "targets": [{"label": "a", "frequency": 8.0}, {"label": "b", "frequency": 10.0}],
     }
     base.update(kw)
@@ -54,13 +54,13 @@ def test_unknown_key_is_named() -> None:
         (
             {
                 "name": "p",
-                "kind": "p300",
+                "task": "p300",
                 "targets": [{"label": "a"}, {"label": "b"}],
                 "timing": {"flash": 0.3, "soa": 0.25},
             },
             "shorter than timing.soa",
         ),  # fmt: skip
-        ({"name": "g", "kind": "gestures", "targets": [{"label": "a"}, {"label": "b"}]}, "gesture"),
+        ({"name": "g", "task": "gestures", "targets": [{"label": "a"}, {"label": "b"}]}, "gesture"),
     ],
 )
 def test_invalid_paradigms_are_refused_with_the_reason(data: dict, needle: str) -> None:

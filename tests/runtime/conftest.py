@@ -224,3 +224,64 @@ class EEGPusher:
             self.outlet.push_chunk(np.ascontiguousarray(x.T), ts.tolist())
             self.pushed += self.chunk
             k += 1
+
+
+# ---------------------------------------------------------------- simulated recordings
+def write_simulated_xdf(
+    path: Path,
+    duration: float,
+    paradigm: str = "ssvep",
+    seed: int = 0,
+    schedule_seed: int | None = None,
+    snr: float = 1.0,
+) -> Path:
+    """Simulate the participant offline and write signal + markers to XDF, as a session would.
+
+    ``schedule_seed`` draws another trial order for the same participant (a second session).
+    """
+    import numpy as np
+
+    from bci import StreamSpec
+    from bci._recorder import RecorderXDF
+    from bci.config import SimulatedSourceConfig
+    from bci.devices.simulated import simulate
+    from bci.devices.simulated._protocol import paradigm_schedule
+
+    cfg = SimulatedSourceConfig(paradigm=paradigm, seed=seed, snr=snr)
+    stimuli = None
+    if schedule_seed is not None:
+        stimuli = paradigm_schedule(paradigm, duration, seed=schedule_seed)
+    rec, _ = simulate(cfg, duration, stimuli=stimuli)
+    rx = RecorderXDF(path)
+    try:
+        sig = rec.signals[0]
+        rx.write(rx.add_stream(sig.spec), sig.data, sig.timestamps)
+        spec = StreamSpec(
+            "bci-markers", "Markers", "bci-markers-sim", 0.0, ("marker",), dtype="string"
+        )
+        mid = rx.add_stream(spec)
+        rx.write(mid, [m.value for m in rec.markers], np.array([m.timestamp for m in rec.markers]))
+    finally:
+        rx.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def p300_decoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An event-locked P300 decoder calibrated (``bci calibrate``, features) on 3 min of the
+    simulated participant's oddball: its metadata carries the onset epochs."""
+    import yaml
+
+    from bci.config import parse_config
+    from bci.config._calibration import CalibrationConfig
+    from bci.models.calibration import calibrate
+
+    base = tmp_path_factory.mktemp("p300")
+    train = write_simulated_xdf(base / "train.xdf", 180.0, "p300", seed=0)
+    root = Path(__file__).resolve().parents[2]
+    cfg = parse_config(
+        yaml.safe_load((root / "configs" / "calibrate_sim-p300.yaml").read_text()),
+        CalibrationConfig,
+    )
+    calibrate([train], cfg, base / "cal", progress=False, learning=False, shortcut=False)
+    return base / "cal"
