@@ -149,17 +149,26 @@ async def _run(
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
     sources = _sources.SessionSources()
-    engine = recorder = mqtt = broker = None
+    engine = recorder = mqtt = broker = presenter = None
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
         source, aux = await asyncio.to_thread(sources.start, list(config.sources), config.name)
+        protocol = sources.protocol_names
+        if config.paradigm is not None:  # on screen, with the decoded result as feedback
+            from bci.stimuli._paradigm_show import session_presenter
+
+            presenter, pcfg = session_presenter(config)
+            await asyncio.to_thread(presenter.start)
+            w = pcfg.window
+            extra = (w.marker_stream, w.description_stream, pcfg.frame_stream)
+            protocol = tuple(dict.fromkeys((*protocol, *extra)))
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
             _sources.protocol_sources,
-            sources.protocol_names,
+            protocol,
             {source.spec.name, *(a.spec.name for a in aux)},
         )
         settings = _engine_settings(config, decoder)
@@ -241,6 +250,16 @@ async def _run(
             f" for {duration:g} s" if duration else "",
         )
         ends = None
+        if presenter is not None:
+            presenter.go()
+
+            async def end_of_paradigm() -> None:
+                await asyncio.to_thread(presenter.wait)
+                await asyncio.sleep(1.0)  # the last decisions and feedback through
+                logger.info("paradigm finished: %d trials", presenter.summary["trials"])
+                stop.set()
+
+            ends = asyncio.create_task(end_of_paradigm())
         if sources.replays and not any(p.loop for p in sources.replays):
 
             async def end_of_files() -> None:
@@ -259,6 +278,12 @@ async def _run(
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
         summary = engine.snapshot()
+        if presenter is not None and presenter.summary is not None:
+            from bci.stimuli._paradigm import selection_summary
+
+            summary["paradigm"] = selection_summary(presenter.summary, pcfg.labels)
+            if mqtt is not None:
+                mqtt.publish("paradigm", {"session": config.name, **summary["paradigm"]})
     finally:
         if engine is not None:
             engine.close()
@@ -268,6 +293,8 @@ async def _run(
             await asyncio.to_thread(broker.stop)
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
+        if presenter is not None:
+            await asyncio.to_thread(presenter.stop)
         sources.stop()
     return SessionResult(rec_path, summary, mqtt.counts() if mqtt is not None else {}, mqtt_port)
 

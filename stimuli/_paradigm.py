@@ -145,3 +145,136 @@ def end_marker(label: str) -> str:
 def cue_marker(label: str) -> str:
     """Marker value when a target is cued (``cue_<label>``)."""
     return f"{CUE}{label}"
+
+
+def itr_bits_per_min(accuracy: float, n_targets: int, seconds: float) -> float:
+    """Wolpaw information transfer rate in bits/min (one selection every ``seconds``)."""
+    n, p = n_targets, min(max(accuracy, 0.0), 1.0)
+    if n < 2 or seconds <= 0:
+        return float("nan")
+    bits = math.log2(n)
+    if 0 < p < 1:
+        bits += p * math.log2(p) + (1 - p) * math.log2((1 - p) / (n - 1))
+    elif p == 0:
+        bits += math.log2(1 / (n - 1))
+    if p <= 1 / n:
+        bits = 0.0
+    return bits * 60.0 / seconds
+
+
+def selection_summary(summary: dict, labels: list[str]) -> dict:
+    """Online selections of a presenter run: accuracy against the cued targets, ITR, timing.
+
+    Parameters
+    ----------
+    summary : dict
+        The presenter's summary (``logs``: one per trial with ``label``, ``selected_index``).
+    labels : list of str
+        The paradigm's target labels.
+
+    Returns
+    -------
+    dict
+        ``selections``, ``correct``, ``accuracy``, ``itr_bits_per_min`` (over the mean time
+        from one trial onset to the next), ``mean_repetitions`` (flash paradigms),
+        ``loop_latency_ms`` and ``dropped_frames``.
+    """
+    logs = [g for g in summary.get("logs", []) if g.get("selected_index") is not None]
+    n = len(logs)
+    correct = sum(labels[g["selected_index"]] == g["label"] for g in logs)
+    acc = correct / n if n else float("nan")
+    onsets = [g["onset"] for g in summary.get("logs", []) if "onset" in g]
+    span = summary.get("t_end", 0.0) - summary.get("t_start", 0.0)
+    per = span / max(1, summary.get("trials", 0)) if span > 0 else float("nan")
+    if len(onsets) > 1:
+        per = float(np.median(np.diff(onsets)))
+    out = {
+        "selections": n,
+        "correct": int(correct),
+        "accuracy": acc,
+        "seconds_per_selection": per,
+        "itr_bits_per_min": itr_bits_per_min(acc, len(labels), per) if n else float("nan"),
+        "loop_latency_ms": summary.get("loop_latency_ms"),
+        "dropped_frames": summary.get("dropped_frames"),
+        "refresh_hz": summary.get("refresh_hz"),
+    }
+    reps = [g["repetitions"] for g in logs if "repetitions" in g]
+    if reps:
+        out["mean_repetitions"] = float(np.mean(reps))
+    return out
+
+
+def pair_decisions(
+    decisions: list, onsets: list, evidence: list, offset: float, target_index: int
+) -> tuple[list, float]:
+    """Match event-locked decisions to flash onsets (appended to ``evidence``).
+
+    One decision per onset, stamped with its epoch's last sample: the offset from onset to
+    stamp is the same for every flash. It is learnt from the first pair (the oldest onset)
+    and then a decision matches the unmatched onset closest to it (within 30 ms).
+
+    Parameters
+    ----------
+    decisions : list of (stamp, values)
+        New decisions (values: class probabilities then the label index).
+    onsets : list of (time, target index)
+        The flashes so far.
+    evidence : list of (stamp, target index, p_target, onset)
+        Matched so far; extended in place.
+    offset : float
+        The learnt onset-to-stamp offset (NaN before the first pair).
+    target_index : int
+        Which output is the "target" class.
+
+    Returns
+    -------
+    (list, float)
+        Decisions that precede every onset (kept for later), and the offset.
+    """
+    used = {round(e[3], 6) for e in evidence}
+    left = []
+    for ts, v in decisions:
+        cands = [(ts - o, o, f) for o, f in onsets if o < ts and round(o, 6) not in used]
+        if not cands:
+            left.append((ts, v))
+            continue
+        if math.isfinite(offset):
+            d, o, f = min(cands, key=lambda c: abs(c[0] - offset))
+            if abs(d - offset) > 0.03:
+                continue  # not a decision on these flashes
+        else:
+            d, o, f = min(cands, key=lambda c: c[1])
+            offset = d
+        used.add(round(o, 6))
+        evidence.append((ts, f, float(v[target_index]), o))
+    return left, offset
+
+
+def flash_posterior(evidence: list, n_targets: int) -> np.ndarray:
+    """Posterior over targets from per-flash target probabilities (naive Bayes, flat prior)."""
+    score = np.zeros(n_targets)
+    for _, f, p, *_ in evidence:
+        p = min(max(p, 0.01), 0.99)
+        score[f] += math.log(p / (1 - p))
+    e = np.exp(score - score.max())
+    return e / e.sum()
+
+
+def selection_lines(sel: dict) -> list[str]:
+    """The online-selection part of a session summary, as plain lines."""
+
+    def fmt(x: float | None, spec: str = ".1f") -> str:
+        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+    lat = sel.get("loop_latency_ms") or {}
+    lines = [
+        f"  selections {sel['selections']}: {sel['correct']} correct, accuracy "
+        f"{fmt(sel['accuracy'], '.3f')}, ITR {fmt(sel['itr_bits_per_min'])} bits/min "
+        f"({fmt(sel['seconds_per_selection'], '.2f')} s per selection)",
+        f"  loop latency t_flip - t_sample: p50 {fmt(lat.get('p50'))} ms, p99 "
+        f"{fmt(lat.get('p99'))} ms over {lat.get('n', 0)} feedback frames; dropped frames "
+        f"{sel.get('dropped_frames')} at {fmt(sel.get('refresh_hz'), '.2f')} Hz",
+    ]
+    if "mean_repetitions" in sel:
+        lines.append(f"  mean repetitions per selection {sel['mean_repetitions']:.2f}")
+    return lines

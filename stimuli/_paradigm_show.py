@@ -40,8 +40,10 @@ from ._paradigm import (
     achieved_frequency,
     cue_marker,
     end_marker,
+    flash_posterior,
     flip_stats,
     layout_deg,
+    pair_decisions,
     plan_trials,
     ssvep_level,
     start_marker,
@@ -196,8 +198,6 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         self.clock.measure(cfg.display.measure_frames)
         warning = self.clock.check(cfg.display.tolerance, cfg.display.allow_mismatch)
         self._safety()
-        if self.s.decisions:
-            self._connect_decisions()
         return {
             "refresh_hz": self.clock.refresh_hz,
             "configured_hz": cfg.display.refresh_hz,
@@ -262,15 +262,28 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                     "opt-in (safety.screened_participant, safety.screened_reason)"
                 )
 
-    def _connect_decisions(self) -> None:
+    def connect_decisions(self) -> None:
+        """Resolve the session's decision stream (name, or an LSL predicate)."""
         import pylsl
 
-        found = pylsl.resolve_byprop("name", self.s.decisions, 1, 10.0)
+        from bci.devices import spec_from_info
+
+        d = self.s.decisions
+        pred = d if ("=" in d or "(" in d) else f"name='{d}'"
+        found = pylsl.resolve_bypred(pred, 1, 15.0)
         if not found:
-            raise StimulusError(f"feedback: decision stream {self.s.decisions!r} not found")
-        self.dec_inlet = pylsl.StreamInlet(found[0], max_buflen=10)
+            raise StimulusError(f"feedback: decision stream {d!r} not found")
+        self.dec_inlet = pylsl.StreamInlet(found[0], max_buflen=30)
         self.dec_inlet.open_stream(timeout=5.0)
         self.dec_inlet.time_correction(timeout=5.0)
+        self.dec_classes = list(spec_from_info(self.dec_inlet.info(timeout=5.0)).ch_names[:-1])
+        self.dec_target = (
+            self.dec_classes.index("target")
+            if "target" in self.dec_classes
+            else len(self.dec_classes) - 1
+        )
+        self.epoch_offset = float("nan")
+        logger.info("feedback from %r (classes %s)", found[0].name(), self.dec_classes)
 
     # ---------------------------------------------------------------- drawing
     def _keys(self) -> list[str]:
@@ -311,8 +324,8 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                 self.cue_text.text = text
                 self.cue_text.draw()
             if bar is not None:
-                self.feedback_bar.width = max(1.0, abs(bar) * 6 * self.ppd)
-                self.feedback_bar.pos = (bar * 3 * self.ppd, -2 * self.ppd)
+                self.feedback_bar.width = max(1.0, bar * 6 * self.ppd)
+                self.feedback_bar.pos = (bar * 3 * self.ppd - 3 * self.ppd, -2 * self.ppd)
                 self.feedback_bar.draw()
         t = self.clock.flip()
         self.frames.push(np.array([[float(self.frame_no), *levels]]).T, t)
@@ -427,6 +440,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         decisions: list[tuple[float, np.ndarray]] = []
         text = target.text or label
         k = 0
+        last_shown = float("nan")
         while k < n:
             if cfg.task == "ssvep":
                 lv = [
@@ -436,7 +450,15 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                 t_flip = self.frame(lv, cued=trial.target)
             else:
                 lv = self.static_levels()
-                t_flip = self.frame(lv, text=text, fixation=cfg.task == "mi")
+                bar = None
+                if self.dec_inlet is not None and decisions:
+                    ts_d, v = decisions[-1]
+                    p = v[:-1]
+                    bar = float(p[trial.target])  # how strongly the cued class is decoded
+                t_flip = self.frame(lv, text=text, fixation=cfg.task == "mi", bar=bar)
+                if bar is not None and ts_d != last_shown:
+                    last_shown = ts_d
+                    self.latencies.append(t_flip - ts_d)
             times.append(t_flip)
             levels.append(lv)
             if k == 0:
@@ -494,22 +516,36 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
             return {"selected_index": None, "selection": "none"}
         for ts, v in inside:
             idx = int(v[-1])
-            if idx >= 0 and ts >= onset + 1.0:
+            if idx >= 0 and ts >= onset + self.cfg.selection.ssvep_after:
                 return {"selected_index": idx, "t_sample": ts, "selection": "threshold"}
         ts, v = inside[-1]
         return {"selected_index": int(np.argmax(v[:-1])), "t_sample": ts, "selection": "end"}
 
     def _p300(self, trial: Trial, label: str) -> dict:
         cfg = self.cfg
+        k_targets = len(cfg.targets)
         n_on = self.n_frames(cfg.timing.flash)
         n_soa = max(n_on + 1, self.n_frames(cfg.timing.soa))
         d0 = self.clock.dropped
-        onsets = []
+        onsets: list[tuple[float, int]] = []
         on_durations = []
+        online = self.dec_inlet is not None
+        evidence: list[tuple[float, int, float]] = []  # (decision time, flashed target, p)
+        pending: list[tuple[float, np.ndarray]] = []
+        rounds = 0
+        stopped_early = False
         for j, flashed in enumerate(trial.flashes):
+            if j % k_targets == 0:
+                if online and rounds >= cfg.selection.min_repetitions:
+                    pending = self._pair_flashes(pending + self._decisions(), onsets, evidence)
+                    if self._posterior(evidence).max() >= cfg.selection.threshold:
+                        stopped_early = True
+                        break
+                rounds += 1
+                self.pause_if_asked_nonblocking()
             t_on = float("nan")
             for k in range(n_soa):
-                lv = [DIM] * len(cfg.targets)
+                lv = [DIM] * k_targets
                 if k < n_on:
                     lv[flashed] = 1.0
                 t = self.frame(lv)
@@ -518,23 +554,54 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                     name = cfg.targets[flashed].label
                     self.markers.push(f"flash_{name}", t)
                     self.markers.push("target" if flashed == trial.target else "nontarget", t)
-                    onsets.append(t)
+                    onsets.append((t, flashed))
                 if k == n_on:
                     on_durations.append(t - t_on)
-            if j % len(cfg.targets) == len(cfg.targets) - 1:
-                self.pause_if_asked_nonblocking()
+                if online and k % 3 == 0:
+                    pending += self._decisions()
         R = self.clock.refresh_hz
         err = (np.asarray(on_durations) - n_on / R) * R
-        return {
+        log = {
             "v": 1,
             "kind": "log",
             "trial": trial.index,
             "label": label,
-            "flashes": len(trial.flashes),
+            "onset": onsets[0][0] if onsets else float("nan"),
+            "flashes": len(onsets),
+            "repetitions": rounds,
+            "stopped_early": stopped_early,
             "flash_ms_median": float(np.median(on_durations) * 1e3),
             "flash_frame_error_max": float(np.max(np.abs(err))) if err.size else 0.0,
             "dropped": self.clock.dropped - d0,
         }
+        if online:
+            # the decisions of the last flashes are still on their way (one per onset)
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end:
+                pending = self._pair_flashes(pending + self._decisions(), onsets, evidence)
+                if len(evidence) >= len(onsets):
+                    break
+                self.frame([DIM] * k_targets)
+            post = self._posterior(evidence)
+            log.update(
+                selected_index=int(np.argmax(post)),
+                posterior=[round(float(x), 4) for x in post],
+                decisions=len(evidence),
+                selection="threshold" if stopped_early else "max_repetitions",
+            )
+            if evidence:
+                log["t_sample"] = max(e[0] for e in evidence)
+        self.push_desc(log, self.clock.last)
+        return log
+
+    def _pair_flashes(self, decisions, onsets, evidence) -> list:
+        left, self.epoch_offset = pair_decisions(
+            decisions, onsets, evidence, self.epoch_offset, self.dec_target
+        )
+        return left
+
+    def _posterior(self, evidence) -> np.ndarray:
+        return flash_posterior(evidence, len(self.cfg.targets))
 
     def pause_if_asked_nonblocking(self) -> None:
         keys = self._keys()
@@ -562,6 +629,13 @@ def _paradigm_main(settings: ShowSettings, say, stop_event, go=None) -> int:  # 
     if settings.wait_consumers > 0:
         w.frames.wait_for_consumers(settings.wait_consumers)
         w.markers.wait_for_consumers(settings.wait_consumers)
+    if settings.decisions:
+        try:
+            w.connect_decisions()
+        except Exception as exc:  # noqa: BLE001 - reported to the parent
+            say({"error": type(exc).__name__, "message": str(exc)})
+            w.close()
+            return 1
     plan = plan_trials(cfg, settings.trials)
     logs: list[dict] = []
     aborted = False
@@ -797,6 +871,36 @@ class ParadigmPresenter:
             proc.stdout.close()
 
 
+def session_presenter(config) -> tuple[ParadigmPresenter, ParadigmConfig]:
+    """The presenter a session config names (``paradigm:``), fed by the session's decisions.
+
+    Raises
+    ------
+    ConfigError
+        When the session publishes no LSL decisions (``outputs.lsl.enabled: false``).
+    """
+    from bci import ConfigError
+
+    pc = config.paradigm
+    if not config.outputs.lsl.enabled:
+        raise ConfigError(
+            "paradigm: feedback reads the session's LSL decisions; set outputs.lsl.enabled: true",
+            [("outputs.lsl.enabled", False, "true when a paradigm is shown")],
+        )
+    cfg = load_paradigm(pc.name)
+    if pc.screened_reason:
+        cfg = cfg.model_copy(
+            update={
+                "safety": cfg.safety.model_copy(
+                    update={"screened_participant": True, "screened_reason": pc.screened_reason}
+                )
+            }
+        )
+    lsl = config.outputs.lsl.name
+    decisions = f"name='{lsl}' and source_id='{config.name}-{lsl}'"
+    return ParadigmPresenter(cfg, pc.trials, decisions, pc.pace_hz), cfg
+
+
 def load_paradigm(name_or_path: str | Path) -> ParadigmConfig:
     """A paradigm by name (``ssvep`` -> ``configs/paradigm_ssvep.yaml``) or by path."""
     from bci import ConfigError
@@ -814,7 +918,7 @@ def load_paradigm(name_or_path: str | Path) -> ParadigmConfig:
     return load_config(shipped, ParadigmConfig)
 
 
-__all__ = ["ParadigmPresenter", "ShowSettings", "load_paradigm"]
+__all__ = ["ParadigmPresenter", "ShowSettings", "load_paradigm", "session_presenter"]
 
 if __name__ == "__main__":  # pragma: no cover
     import sys

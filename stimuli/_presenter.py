@@ -11,6 +11,7 @@ flip (``win.getMovieFrame(buffer='back')``).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import multiprocessing as mp
@@ -230,6 +231,13 @@ class Failed:
     kind: str = "StimulusError"
 
 
+#: Description pushed at the flip that ends a stimulus (the background is back).
+_OFFSET = {
+    "v": 1, "kind": "off", "label": "end", "duration": 0.0, "frequency": None, "phase": None,
+    "depth": None, "target": None, "gesture": None, "image": None, "safety": None,
+}  # fmt: skip
+
+
 @dataclass
 class _Settings:
     presenter: PresenterConfig
@@ -268,7 +276,10 @@ def _window_process(
         waitBlanking=True,
         checkTiming=False,
     )
-    refresh = float(settings.safety.monitor.refresh_hz)
+    clock = FlipClock(win, float(settings.safety.monitor.refresh_hz))
+    clock.measure(60)  # paces flips by the clock where the display does not (Xvfb)
+    clock.check(0.01, allow=True, key="closed_loop.safety.monitor.refresh_hz")
+    refresh = clock.refresh_hz  # frames are counted at the measured rate
     guard = SequenceGuard(limiter, tuple(win.size))
     diode = None
     if p.photodiode:
@@ -286,13 +297,10 @@ def _window_process(
     shots = Path(settings.screenshot_dir) if settings.screenshot_dir else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
-    win.flip()
+    clock.flip()
     replies.put(("ready", pylsl.local_clock()))
     abort_key = settings.safety.abort_key
     flip_box: list[float] = []
-
-    def _stamp() -> None:
-        flip_box.append(pylsl.local_clock())
 
     def _aborted() -> bool:
         if event.getKeys(keyList=[abort_key]):
@@ -351,7 +359,8 @@ def _window_process(
         shot = None
         aborted = False
         last = float("nan")
-        for k in range(n):
+        k = 0
+        while k < n:
             if k and _aborted():
                 aborted = True
                 break
@@ -372,21 +381,23 @@ def _window_process(
                 drawable.draw()
             if diode is not None and drawable is not None:
                 diode.draw()
+            if k == 0 and shots is not None and settings.presenter.screenshots:
+                frame = win.getMovieFrame(buffer="back")
+                shot = str(shots / f"stim_{cmd.stim_id:05d}.png")
+                frame.save(shot)
+                win.movieFrames.clear()
+            t_flip = clock.flip()
             if k == 0:
-                if shots is not None and settings.presenter.screenshots:
-                    frame = win.getMovieFrame(buffer="back")
-                    shot = str(shots / f"stim_{cmd.stim_id:05d}.png")
-                    frame.save(shot)
-                    win.movieFrames.clear()
-                win.callOnFlip(_stamp)
-            win.flip()
-            if k == 0:
+                flip_box.append(t_flip)
                 onset = flip_box[0]
                 markers.push(stim.label, onset)
                 descriptions.push(stim.description_json(cmd.stim_id, record), onset)
-        win.callOnFlip(_stamp)
-        win.flip()  # back to the background
+            # on the refresh grid: a dropped frame is skipped, not appended to the stimulus
+            k = max(k + 1, int(round((clock.next_time() - onset) * refresh)))
+        flip_box.append(clock.flip())  # back to the background
         last = flip_box[-1]
+        # the offset, stamped with its flip: recordings give every stimulus's duration
+        descriptions.push(json.dumps(_OFFSET | {"id": cmd.stim_id}), last)
         if aborted:
             markers.push("abort", last)
         guard.shown(stim, periodic_ok)
@@ -395,7 +406,7 @@ def _window_process(
                 cmd.stim_id,
                 stim.label,
                 flip_box[0],
-                k + 1 if not aborted else k,
+                min(k, n),  # refresh periods it lasted (dropped frames included)
                 last,
                 shot,
                 record,

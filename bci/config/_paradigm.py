@@ -76,6 +76,26 @@ class TimingConfig(ConfigModel):
     )
 
 
+class SelectionConfig(ConfigModel):
+    """How online decisions become one selection per trial (runs with feedback)."""
+
+    threshold: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="P300: stop flashing once one target's posterior reaches this.",
+    )
+    min_repetitions: int = Field(
+        2, ge=1, description="P300: rounds always shown before dynamic stopping may stop."
+    )
+    ssvep_after: float = Field(
+        1.0,
+        ge=0,
+        description="SSVEP: decisions whose window ends this long after onset may select "
+        "early (threshold and dwell passed); else the last decision of the trial selects.",
+    )
+
+
 class DisplayCheckConfig(ConfigModel):
     """How the presenter checks the display before it shows anything."""
 
@@ -151,6 +171,7 @@ class ParadigmConfig(ConfigModel):
         "bci-frames",
         description="LSL stream of the per-flip frame log (flip time, each target's luminance).",
     )
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
     display: DisplayCheckConfig = Field(default_factory=DisplayCheckConfig)
     window: PresenterConfig = Field(default_factory=PresenterConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
@@ -183,3 +204,25 @@ class ParadigmConfig(ConfigModel):
     def labels(self) -> list[str]:
         """Target labels in order."""
         return [t.label for t in self.targets]
+
+
+class SessionParadigmConfig(ConfigModel):
+    """A paradigm shown during a decoding session, with the decoded result as feedback."""
+
+    name: str = Field(
+        ..., description="Shipped paradigm (ssvep, p300, mi, gestures, eyes) or a YAML path."
+    )
+    trials: int | None = Field(
+        None, ge=1, description="Cued trials (selections); null takes the paradigm's."
+    )
+    screened_reason: str | None = Field(
+        None,
+        description="SSVEP opt-in for this session: who screened the participant for "
+        "photosensitive epilepsy and how.",
+    )
+    pace_hz: float | None = Field(
+        None,
+        gt=0,
+        description="Pace flips by the clock at this rate whatever the display (emulates a "
+        "display of that rate; for testing the refresh check).",
+    )

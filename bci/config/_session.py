@@ -6,6 +6,7 @@ from pydantic import Field
 
 from ._base import ConfigModel
 from ._closed_loop import ClosedLoopConfig
+from ._paradigm import SessionParadigmConfig
 from ._runtime import (
     BudgetConfig,
     DecoderConfig,
@@ -41,6 +42,11 @@ class SessionConfig(ConfigModel):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    paradigm: SessionParadigmConfig | None = Field(
+        None,
+        description="A paradigm shown while decoding, with the decoded result as feedback "
+        "(selections, loop latency); null shows nothing.",
+    )
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )

@@ -150,6 +150,7 @@ def record_live(
     from bci.devices import RecordLSL
     from bci.stimuli._paradigm_show import ParadigmPresenter
 
+    paradigm, source = _unique_names(paradigm, source)
     w = paradigm.window
     if getattr(source, "kind", None) == "simulated":
         source = source.model_copy(
@@ -329,3 +330,42 @@ def chance_warning(metrics: dict, n_classes: int) -> str | None:
         f"binomial p = {p:.2f}): the signal does not follow the paradigm. Check the electrodes "
         "and the stream; BrainFlow's synthetic board does not respond to stimuli."
     )
+
+
+def _unique_names(paradigm, source):
+    """Suffix the run's stream names when streams of those names are already on the network.
+
+    Another presenter or participant with the same names would otherwise be recorded (or
+    heard by the simulated participant) in place of this run's.
+    """
+    import uuid
+
+    import pylsl
+
+    w = paradigm.window
+    names = [w.marker_stream, w.description_stream, paradigm.frame_stream]
+    if getattr(source, "kind", None) == "simulated":
+        names += [source.name, source.truth]
+    taken = [n for n in names if pylsl.resolve_bypred(f"name='{n}'", 1, 0.2)]
+    if not taken:
+        return paradigm, source
+    run = uuid.uuid4().hex[:6]
+    logger.warning(
+        "streams named %s are already on the network; this run's streams get the suffix -%s",
+        taken,
+        run,
+    )
+    window = w.model_copy(
+        update={
+            "marker_stream": f"{w.marker_stream}-{run}",
+            "description_stream": f"{w.description_stream}-{run}",
+        }
+    )
+    paradigm = paradigm.model_copy(
+        update={"window": window, "frame_stream": f"{paradigm.frame_stream}-{run}"}
+    )
+    if getattr(source, "kind", None) == "simulated":
+        source = source.model_copy(
+            update={"name": f"{source.name}-{run}", "truth": f"{source.truth}-{run}"}
+        )
+    return paradigm, source
