@@ -529,6 +529,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         d0 = self.clock.dropped
         onsets: list[tuple[float, int]] = []
         on_durations = []
+        R = self.clock.refresh_hz
         online = self.dec_inlet is not None
         evidence: list[tuple[float, int, float]] = []  # (decision time, flashed target, p)
         pending: list[tuple[float, np.ndarray]] = []
@@ -544,7 +545,9 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                 rounds += 1
                 self.pause_if_asked_nonblocking()
             t_on = float("nan")
-            for k in range(n_soa):
+            k = 0
+            off = False
+            while k < n_soa:
                 lv = [DIM] * k_targets
                 if k < n_on:
                     lv[flashed] = 1.0
@@ -555,11 +558,13 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                     self.markers.push(f"flash_{name}", t)
                     self.markers.push("target" if flashed == trial.target else "nontarget", t)
                     onsets.append((t, flashed))
-                if k == n_on:
+                if k >= n_on and not off:
                     on_durations.append(t - t_on)
+                    off = True
                 if online and k % 3 == 0:
                     pending += self._decisions()
-        R = self.clock.refresh_hz
+                # on the refresh grid: a dropped frame does not lengthen a flash or the SOA
+                k = max(k + 1, int(round((self.clock.next_time() - t_on) * R)))
         err = (np.asarray(on_durations) - n_on / R) * R
         log = {
             "v": 1,

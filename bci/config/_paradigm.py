@@ -89,7 +89,7 @@ class SelectionConfig(ConfigModel):
         2, ge=1, description="P300: rounds always shown before dynamic stopping may stop."
     )
     ssvep_after: float = Field(
-        1.0,
+        2.5,
         ge=0,
         description="SSVEP: decisions whose window ends this long after onset may select "
         "early (threshold and dwell passed); else the last decision of the trial selects.",

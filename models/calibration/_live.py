@@ -369,3 +369,41 @@ def _unique_names(paradigm, source):
             update={"name": f"{source.name}-{run}", "truth": f"{source.truth}-{run}"}
         )
     return paradigm, source
+
+
+def score_selections(path: str | Path) -> dict:
+    """Online selections of a recorded session scored against the participant's truth.
+
+    Every ``selected_<label>`` marker is compared with the target the participant attended
+    last before it (``"attend"`` on ``bci-sim-truth``, or on any GroundTruth stream).
+
+    Returns
+    -------
+    dict
+        ``selections``, ``correct``, ``accuracy`` (NaN without selections).
+    """
+    import json
+
+    import pyxdf
+
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    attends: list[tuple[float, str]] = []
+    selected: list[tuple[float, str]] = []
+    for s in streams:
+        stype = s["info"]["type"][0]
+        if stype == "GroundTruth":
+            for v, t in zip(s["time_series"], s["time_stamps"], strict=True):
+                d = json.loads(v[0])
+                if d.get("attend"):
+                    attends.append((float(t), str(d["attend"])))
+        elif stype == "Markers":
+            for v, t in zip(s["time_series"], s["time_stamps"], strict=True):
+                if str(v[0]).startswith("selected_"):
+                    selected.append((float(t), str(v[0])[len("selected_") :]))
+    attends.sort()
+    correct = 0
+    for t, label in selected:
+        before = [a for ta, a in attends if ta <= t]
+        correct += bool(before) and before[-1] == label
+    n = len(selected)
+    return {"selections": n, "correct": correct, "accuracy": correct / n if n else float("nan")}
