@@ -1,6 +1,6 @@
 """Run an exported decoder with onnxruntime: the only model code on the live decode path.
 
-The decoder contract (``BRIEF`` contract 4): input ``"x"`` float32 ``(batch, n_channels,
+The decoder contract (docs/design.md#decoder): input ``"x"`` float32 ``(batch, n_channels,
 n_times)`` in microvolts after the runtime's preprocessing, output ``"y"`` float32
 ``(batch, n_outputs)``; metadata in ``model.metadata_props`` under keys prefixed ``bci.`` with
 JSON-encoded values. This module imports onnxruntime and numpy only, never torch.

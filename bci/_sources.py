@@ -19,7 +19,8 @@ from ._errors import BCIError, ConfigError, DeviceError
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol recorded whenever they are on the network.
+#: Streams of the stimulus protocol (docs/design.md#stimulus-protocol) recorded whenever they
+#: are on the network.
 PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
 
 

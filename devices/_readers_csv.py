@@ -126,6 +126,8 @@ def _read_columns(path: Path, m: CSVMapping) -> Recording:
             for c in m.channels
             if not (m.layout == "muse" and c not in frame.columns)
         ]
+        if not chans and m.layout == "muse":  # eeg-notebooks layout written by another headset
+            chans = [c for c in frame.columns if c not in used]
     else:
         chans = [c for c in frame.columns if c not in used]
     if not chans:

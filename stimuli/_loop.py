@@ -444,7 +444,7 @@ def write_report(result: LoopResult, cl: ClosedLoopConfig, opt_seconds: list[flo
 
 
 def run_closed_loop(config: SessionConfig, duration: float | None = None) -> Path:
-    """Run the closed loop described by ``config.closed_loop``; return the report directory (contract 7)."""
+    """Run the closed loop described by ``config.closed_loop``; return the report directory."""
     cl = config.closed_loop
     if cl is None:
         raise ConfigError(

@@ -909,17 +909,22 @@ def session_presenter(config) -> tuple[ParadigmPresenter, ParadigmConfig]:
 def load_paradigm(name_or_path: str | Path) -> ParadigmConfig:
     """A paradigm by name (``ssvep`` -> ``configs/paradigm_ssvep.yaml``) or by path."""
     from bci import ConfigError
-    from bci.config import load_config
+    from bci.config import load_config, shipped_config, shipped_configs
 
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml"):
         return load_config(p, ParadigmConfig)
-    shipped = Path(__file__).resolve().parents[1] / "configs" / f"paradigm_{name_or_path}.yaml"
-    if not shipped.exists():
-        names = sorted(
-            q.stem.removeprefix("paradigm_") for q in shipped.parent.glob("paradigm_*.yaml")
-        )
-        raise ConfigError(f"unknown paradigm {name_or_path!r}; shipped: {names}, or a YAML path")
+    try:
+        shipped = shipped_config(f"paradigm_{name_or_path}.yaml")
+    except ConfigError:
+        names = [
+            n.removeprefix("paradigm_").removesuffix(".yaml")
+            for n in shipped_configs()
+            if n.startswith("paradigm_")
+        ]
+        raise ConfigError(
+            f"unknown paradigm {name_or_path!r}; shipped: {names}, or a YAML path"
+        ) from None
     return load_config(shipped, ParadigmConfig)
 
 

@@ -33,6 +33,7 @@ def calibrate_live(paradigm: str, out: Path, trials: int | None = None, source="
         trials=trials,
         screened="simulated participant (benchmark)",
         directory=out / "recordings",
+        unique_streams=True,
     )
     res = calibrate(
         [rec], cfg, out / f"{paradigm}-model", progress=False, learning=False, shortcut=False
@@ -42,22 +43,49 @@ def calibrate_live(paradigm: str, out: Path, trials: int | None = None, source="
 
 def online(paradigm: str, decoder: Path, selections: int, out: Path, **paradigm_update) -> dict:
     """An online session with feedback; the summary plus the accuracy against the truth."""
+    import uuid
+
+    import yaml
+
     from bci import run_session
     from bci.config import SessionConfig
     from bci.models.calibration._live import score_selections
+    from bci.stimuli._paradigm_show import load_paradigm
 
-    window = (
-        {"mode": "event"} if paradigm == "p300" else {"length": 2.0, "hop": 0.1, "mode": "sliding"}
+    # streams of this run only: other sessions on the network may use the default names
+    run = uuid.uuid4().hex[:6]
+    data = load_paradigm(paradigm).model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["window"].update(
+        marker_stream=f"bci-markers-{run}", description_stream=f"bci-stimuli-{run}"
     )
-    post = {} if paradigm == "p300" else {"smoothing": 10, "threshold": 0.7, "dwell": 5}
+    data["frame_stream"] = f"bci-frames-{run}"
+    data.pop("calibration", None)
+    path = out / f"paradigm_{paradigm.rsplit('/', 1)[-1].removesuffix('.yaml')}-{run}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    window = (
+        {"mode": "event"}
+        if data["task"] == "p300"
+        else {"length": 2.0, "hop": 0.1, "mode": "sliding"}
+    )
+    post = {} if data["task"] == "p300" else {"smoothing": 10, "threshold": 0.7, "dwell": 5}
     cfg = SessionConfig(
-        name=f"bench-{paradigm}",
-        sources=[{"kind": "simulated", "paradigm": "none"}],
+        name=f"bench-{data['name']}",
+        sources=[
+            {
+                "kind": "simulated",
+                "paradigm": "none",
+                "name": f"bci-sim-{run}",
+                "truth": f"bci-sim-truth-{run}",
+                "markers": f"bci-markers-{run}",
+                "stimuli": f"bci-stimuli-{run}",
+                "frames": f"bci-frames-{run}",
+            }
+        ],
         decoder={"path": str(decoder)},
         window=window,
         postprocess=post,
         paradigm={
-            "name": paradigm,
+            "name": str(path),
             "trials": selections,
             "screened_reason": "simulated participant (benchmark)",
             **paradigm_update,

@@ -38,6 +38,9 @@ def setup_logging(level: str | LogLevel = "info") -> None:
     )
     for noisy in ("amqtt", "transitions", "matplotlib", "PIL", "numba"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from ._liblsl import quiet_liblsl  # liblsl's own INFO lines only with --log-level debug
+
+    quiet_liblsl(str(level))
 
 
 @contextmanager

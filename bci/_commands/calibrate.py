@@ -19,7 +19,6 @@ PARADIGMS = {
     "sim-ssvep": "sim-ssvep",
 }
 LIVE_SIM = {"sim-ssvep": "ssvep"}
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def calibrate(
@@ -126,7 +125,9 @@ def calibrate(
                 raise ConfigError(
                     f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)} or pass --config"
                 )
-            config = CONFIGS / f"calibrate_{PARADIGMS[paradigm]}.yaml"
+            from bci.config import shipped_config
+
+            config = shipped_config(f"calibrate_{PARADIGMS[paradigm]}.yaml")
         cfg = (
             config
             if isinstance(config, CalibrationConfig)

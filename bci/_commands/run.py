@@ -9,8 +9,6 @@ import typer
 
 from ._common import cli_errors
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
-
 
 def run(
     config: Annotated[
@@ -31,11 +29,11 @@ def run(
 
     from .._runtime._status import status_table, summary_lines
     from .._session import SessionResult, run_session
-    from ..config import SessionConfig, load_config
+    from ..config import SessionConfig, load_config, shipped_config
 
     with cli_errors():
         if config is None:
-            cfg = load_config(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else SessionConfig()
+            cfg = load_config(shipped_config("default.yaml"))
         else:
             cfg = load_config(config, SessionConfig)
         on_metrics = None

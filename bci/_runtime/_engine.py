@@ -45,7 +45,7 @@ PAYLOAD_VERSION = 1
 
 
 class Source(Protocol):
-    """What the engine needs from a source (``bci.devices.SourceLSL``, contract 1)."""
+    """What the engine needs from a source (``bci.devices.SourceLSL``; see docs/design.md#streams)."""
 
     spec: StreamSpec
     lost_samples: int
@@ -57,7 +57,7 @@ class Source(Protocol):
 
 
 class Decoder(Protocol):
-    """What the engine needs from a decoder (``bci._decoder.DecoderONNX``, contract 4)."""
+    """What the engine needs from a decoder (``bci.DecoderONNX``; see docs/design.md#decoder)."""
 
     n_channels: int
     n_times: int
@@ -174,7 +174,7 @@ class Engine:
     aux_sources : sequence of Source
         Streams recorded alongside (markers, stimulus descriptions, ground truth...).
     recorder : object | None
-        A ``bci._recorder.RecorderXDF`` (contract 2), or ``None`` not to record.
+        A ``bci._recorder.RecorderXDF`` (docs/design.md#recording), or ``None`` not to record.
     publisher : Publisher | None
         The MQTT client, or ``None``.
     on_metrics : callable | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._base import ConfigModel
+from ._calibration import CalibrationConfig
 from ._closed_loop import ClosedLoopConfig
 from ._load import SCHEMA_PREFIXES, SCHEMAS, load_config, load_yaml, parse_config, schema_for
 from ._runtime import (
@@ -17,6 +18,7 @@ from ._runtime import (
     WindowConfig,
 )
 from ._session import SessionConfig
+from ._shipped import shipped_config, shipped_configs
 from ._sources import (
     BrainFlowSourceConfig,
     LSLSourceConfig,
@@ -31,6 +33,7 @@ __all__ = [
     "schema_for",
     "BrainFlowSourceConfig",
     "BudgetConfig",
+    "CalibrationConfig",
     "ClosedLoopConfig",
     "ConfigModel",
     "DecoderConfig",
@@ -49,4 +52,6 @@ __all__ = [
     "load_config",
     "load_yaml",
     "parse_config",
+    "shipped_config",
+    "shipped_configs",
 ]

@@ -1,4 +1,4 @@
-"""The closed loop: in-silico model, optimizer, safety limits, presenter (issue 8).
+"""The closed loop: in-silico model, optimizer, safety limits, presenter.
 
 Every section is a frozen pydantic model with defaults, so ``closed_loop: {}`` is a valid,
 safe configuration. There is deliberately **no switch that turns the safety limiter off**:
@@ -180,9 +180,9 @@ class PresenterConfig(ConfigModel):
     screenshots: bool = Field(
         True, description="Save the first frame of every stimulus for the report."
     )
-    marker_stream: str = Field("bci-markers", description="LSL marker stream name (contract 5).")
+    marker_stream: str = Field("bci-markers", description="LSL stream of stimulus labels.")
     description_stream: str = Field(
-        "bci-stimuli", description="LSL description stream name (contract 5)."
+        "bci-stimuli", description="LSL stream of stimulus JSON descriptions."
     )
 
 

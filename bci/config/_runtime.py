@@ -74,7 +74,7 @@ class PostprocessConfig(ConfigModel):
 
 
 class BudgetConfig(ConfigModel):
-    """Latency budgets in milliseconds (DESIGN.md section 2). An overrun is counted."""
+    """Latency budgets in milliseconds (docs/design.md#latency). An overrun is counted."""
 
     transport_ms: float = Field(10.0, gt=0, description="t_pull - t_sample.")
     processing_ms: float = Field(10.0, gt=0, description="t_decoded - t_pull.")

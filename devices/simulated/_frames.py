@@ -7,9 +7,10 @@ the drawn frames instead of the declared stimulus:
 - **SSVEP**: every target's intensity, held from one flip to the next, is seen through
   the participant's visual transfer function (high-pass 3 Hz, order-2 low-pass at the
   participant's ``ssvep_fc``, delayed by ``ssvep_latency``), weighted by attention (the
-  attended target 1, the others ``unattended``), scaled by ``snr * ssvep_amp / 0.5`` (a
-  full-depth flicker at 10 Hz gives ``ssvep_amp`` uV) and a lognormal trial factor, on the
-  occipital SSVEP topography. A presenter that draws 9 Hz where 10 Hz was configured
+  attended target 1, the others ``unattended``), with a squared term for the second
+  harmonic (at the participant's relative amplitude), scaled by ``snr * ssvep_amp / 0.4``
+  (a depth-0.8 flicker at 10 Hz gives about ``ssvep_amp`` uV, as a described flicker does)
+  and a lognormal trial factor, on the occipital SSVEP topography. A presenter that draws 9 Hz where 10 Hz was configured
   therefore evokes 9 Hz.
 - **Flashes**: a jump of at least ``FLASH_STEP`` in one flip after ``FLASH_REFRACTORY`` s
   without any rise is a flash onset: a VEP, plus a P300 when it is the attended target
@@ -59,7 +60,8 @@ class FrameResponse:
         lp = signal.butter(2, min(self.p.ssvep_fc, 0.45 * self.fs), fs=self.fs, output="sos")
         self.sos = np.vstack([hp, lp])
         self.zi = np.zeros((self.sos.shape[0], 2))
-        self.gain = float(engine.snr * self.p.ssvep_amp / 0.5)
+        self.gain = float(engine.snr * self.p.ssvep_amp / 0.4)
+        self.h2 = 2.0 * float(self.p.ssvep_harmonics[0]) / 0.4
         self.topo = engine.ssvep_topo[:, 0]
         self._last_rise = np.zeros(0)
         self._prev: np.ndarray | None = None
@@ -138,6 +140,9 @@ class FrameResponse:
             if label in self.names:
                 w[k, self.names.index(label)] = 1.0
         s = (drive * w).sum(axis=1) * gain
+        # the contrast response is not linear: a squared term gives the second harmonic at
+        # the participant's relative amplitude (for a depth-0.8 flicker)
+        s = s + self.h2 * s * s
         y, self.zi = signal.sosfilt(self.sos, s, zi=self.zi)
         # forget flips that can no longer be seen (keep the one in force)
         keep = max(0, int(np.searchsorted(self.t, ts[0] - 1.0)) - 1)

@@ -55,7 +55,7 @@ class ScheduleLSL:
     """Headless presenter: publishes a paradigm on the marker and description streams.
 
     Every stimulus is pushed at its scheduled time with that time as its (flip) timestamp:
-    the description JSON on ``stimuli`` then the label on ``markers`` (contract 5). With
+    the description JSON on ``stimuli`` then the label on ``markers`` (docs/design.md#stimulus-protocol). With
     ``duration=None`` the schedule repeats (a new trial order every cycle) until
     :meth:`stop`.
 

@@ -89,7 +89,7 @@ class Trials:
 
 
 def read(path: str | Path, config: CalibrationConfig) -> Recording:
-    """Read one recording through ``bci.devices.read_recording`` (contract 3)."""
+    """Read one recording through ``bci.devices.read_recording`` (docs/design.md#recording)."""
     from bci.devices import read_recording
 
     return read_recording(path, sfreq=config.sfreq) if config.sfreq else read_recording(path)

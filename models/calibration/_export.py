@@ -1,4 +1,4 @@
-"""Export the chosen decoder to ONNX (contract 4) and measure its inference latency."""
+"""Export the chosen decoder to ONNX (docs/design.md#decoder) and measure its inference latency."""
 
 from __future__ import annotations
 

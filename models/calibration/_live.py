@@ -1,7 +1,7 @@
 """Calibration data without a headset: the simulated participant runs the paradigm, we record it.
 
 ``bci calibrate --live`` uses this when no presenter/headset is wired in: the headless
-paradigm schedule (contract 6) drives ``bci.devices.simulated.simulate`` (virtual time, so a
+paradigm schedule (docs/design.md#simulated) drives ``bci.devices.simulated.simulate`` (virtual time, so a
 2-minute paradigm takes seconds), the result is written to XDF with ``bci._recorder.RecorderXDF``
 exactly as a live session would be, and that file is calibrated like any other recording.
 """
@@ -112,6 +112,7 @@ def record_live(
     decisions: str | None = None,
     pace_hz: float | None = None,
     tail: float = 1.0,
+    unique_streams: bool = False,
 ) -> tuple[Path, dict]:
     """Show ``paradigm`` in real time and record the headset, markers and frame log to XDF.
 
@@ -137,6 +138,8 @@ def record_live(
         Pace flips at this rate (emulates a display of that rate).
     tail : float
         Seconds recorded after the last marker (the last trial's response).
+    unique_streams : bool
+        Suffix every stream name of the run (else only when the names are already taken).
 
     Returns
     -------
@@ -150,7 +153,7 @@ def record_live(
     from bci.devices import RecordLSL
     from bci.stimuli._paradigm_show import ParadigmPresenter
 
-    paradigm, source = _unique_names(paradigm, source)
+    paradigm, source = _unique_names(paradigm, source, force=unique_streams)
     w = paradigm.window
     if getattr(source, "kind", None) == "simulated":
         source = source.model_copy(
@@ -247,7 +250,6 @@ def _wait_connected(recorder, n: int, timeout: float = 10.0) -> None:
 
 
 LIVE_PARADIGMS = ("ssvep", "p300", "mi", "gestures", "eyes")
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def live_recording(
@@ -259,6 +261,7 @@ def live_recording(
     directory: str | Path = "recordings",
     seed: int = 0,
     pace_hz: float | None = None,
+    unique_streams: bool = False,
 ):
     """Record one live calibration run of a paradigm; return the file and its calibration config.
 
@@ -301,12 +304,16 @@ def live_recording(
     src = parse_source(source, mode="emg" if cfg.task == "gestures" else "eeg", seed=seed)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(directory) / f"{cfg.name}_{stamp}.xdf"
-    path, summary = record_live(cfg, src, path, trials=trials, pace_hz=pace_hz)
+    path, summary = record_live(
+        cfg, src, path, trials=trials, pace_hz=pace_hz, unique_streams=unique_streams
+    )
     calib = None
     if cfg.calibration:
         cpath = Path(cfg.calibration)
         if not cpath.is_absolute() and not cpath.exists():
-            cpath = CONFIGS / cpath
+            from bci.config import shipped_config
+
+            cpath = shipped_config(cfg.calibration)
         calib = load_config(cpath, CalibrationConfig)
     return path, calib, summary
 
@@ -332,7 +339,7 @@ def chance_warning(metrics: dict, n_classes: int) -> str | None:
     )
 
 
-def _unique_names(paradigm, source):
+def _unique_names(paradigm, source, force: bool = False):
     """Suffix the run's stream names when streams of those names are already on the network.
 
     Another presenter or participant with the same names would otherwise be recorded (or
@@ -347,10 +354,11 @@ def _unique_names(paradigm, source):
     if getattr(source, "kind", None) == "simulated":
         names += [source.name, source.truth]
     taken = [n for n in names if pylsl.resolve_bypred(f"name='{n}'", 1, 0.2)]
-    if not taken:
+    if not taken and not force:
         return paradigm, source
     run = uuid.uuid4().hex[:6]
-    logger.warning(
+    logger.log(
+        logging.WARNING if taken else logging.DEBUG,
         "streams named %s are already on the network; this run's streams get the suffix -%s",
         taken,
         run,

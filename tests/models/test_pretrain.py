@@ -104,8 +104,8 @@ def test_cache_roundtrip(tmp_path, make_segments):
         assert abs(a.data - b.data).max() < 1e-3 * abs(a.data).max()
 
 
-def test_cli_pretrain_reads_real_recordings(test_data, tmp_path):
-    """EEG (Muse CSV) and EMG (Myo txt, OpenBCI XDF) through bci.devices.read_recording."""
+def test_cli_pretrain_reads_recording_folders(generated, tmp_path):
+    """EEG (Muse CSV) and EMG (Myo txt, OpenBCI XDF) folders through bci.devices.read_recording."""
     from typer.testing import CliRunner
 
     from bci._commands.main import app
@@ -114,9 +114,9 @@ def test_cli_pretrain_reads_real_recordings(test_data, tmp_path):
     args = [
         "pretrain",
         "--data",
-        str(test_data / "muse-ssvep"),
-        str(test_data / "myo-wrist-gestures"),
-        str(test_data / "xdf-openbci-emg-gestures"),
+        str(generated.root / "muse-ssvep"),
+        str(generated.root / "myo-wrist-gestures"),
+        str(generated.root / "xdf-openbci-emg-gestures"),
         "-o",
         str(out),
         "--steps",
