@@ -99,3 +99,39 @@ def test_ssvep_levels_are_a_sampled_sinusoid_within_depth() -> None:
     assert lv.min() >= 0.1 - 1e-9 and lv.max() <= 0.9 + 1e-9
     spec = np.abs(np.fft.rfft(lv - lv.mean()))
     assert int(np.argmax(spec)) == 10  # 10 cycles in 60 frames at 60 Hz
+
+
+@pytest.mark.parametrize("spec", ["bluetooth", "brainflow", "lsl:", "simulated:x"])
+def test_a_bad_source_is_a_config_error_naming_the_flag(spec: str) -> None:
+    from bci.models.calibration._live import parse_source
+
+    with pytest.raises(ConfigError, match=r"--source .*simulated, brainflow:<board>"):
+        parse_source(spec)
+
+
+def test_sources_parse_to_the_session_source_configs() -> None:
+    from bci.models.calibration._live import parse_source
+
+    assert parse_source("simulated", mode="emg").mode == "emg"
+    bf = parse_source("brainflow:cyton:/dev/ttyUSB0")
+    assert (bf.kind, bf.board, bf.params) == ("brainflow", "cyton", {"serial_port": "/dev/ttyUSB0"})
+    assert parse_source("lsl:MyAmp").name == "MyAmp"
+
+
+def test_unknown_paradigm_lists_the_shipped_ones() -> None:
+    from bci.stimuli._paradigm_show import load_paradigm
+
+    with pytest.raises(ConfigError, match=r"unknown paradigm 'nope'; shipped: .*'ssvep'"):
+        load_paradigm("nope")
+
+
+def test_cli_live_with_a_bad_source_exits_with_the_message(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bci._commands.main import app
+
+    res = CliRunner().invoke(
+        app, ["calibrate", "--live", "-p", "ssvep", "--source", "usb", "-o", str(tmp_path)]
+    )
+    assert res.exit_code != 0
+    assert "--source 'usb'" in res.output and "Traceback" not in res.output
