@@ -88,9 +88,9 @@ def ssvep_level(frequency: float, phase: float, depth: float, k: int, refresh: f
 def achieved_frequency(times: np.ndarray, levels: np.ndarray) -> float:
     """Flicker frequency actually drawn, from the flip times and the drawn levels.
 
-    A first estimate counts rising mid-level crossings; the result is the peak of the
-    periodogram of the drawn levels at their flip times (a dropped frame is a missing
-    sample, not a delay) within +- 0.5 Hz of it, on a 1-mHz grid.
+    The peak of the periodogram of the drawn levels at their flip times (a dropped frame
+    is a missing sample, not a delay): first on a 0.01-Hz grid from 0.5 Hz to half the
+    frame rate, then on a 0.5-mHz grid around the best.
 
     Parameters
     ----------
@@ -102,21 +102,22 @@ def achieved_frequency(times: np.ndarray, levels: np.ndarray) -> float:
     Returns
     -------
     float
-        Hz (NaN with fewer than two rising crossings).
+        Hz (NaN with fewer than 4 flips or no modulation).
     """
     t = np.asarray(times, float)
     x = np.asarray(levels, float)
     x = x - x.mean()
-    mid = np.asarray(levels, float) - (np.max(levels) + np.min(levels)) / 2.0
-    up = np.flatnonzero((mid[:-1] < 0) & (mid[1:] >= 0))
-    if len(up) < 2:
+    if t.size < 4 or not np.any(np.abs(x) > 1e-9):
         return float("nan")
-    frac = -mid[up] / (mid[up + 1] - mid[up])
-    tc = t[up] + frac * (t[up + 1] - t[up])
-    coarse = (len(tc) - 1) / (tc[-1] - tc[0])
-    grid = coarse + np.arange(-0.5, 0.5, 0.001)
-    power = np.abs(np.exp(-2j * np.pi * np.outer(grid, t - t[0])) @ x)
-    return float(grid[int(np.argmax(power))])
+    t = t - t[0]
+    nyq = 0.5 / float(np.median(np.diff(t)))
+
+    def peak(grid: np.ndarray) -> float:
+        power = np.abs(np.exp(-2j * np.pi * np.outer(grid, t)) @ x)
+        return float(grid[int(np.argmax(power))])
+
+    coarse = peak(np.arange(0.5, nyq, 0.01))
+    return peak(np.arange(coarse - 0.02, coarse + 0.02, 0.0005))
 
 
 def flip_stats(times: np.ndarray, period: float) -> dict:

@@ -472,7 +472,11 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                     desc["kind"] = "trial"
                 self.push_desc(desc, t_flip)
             if self.dec_inlet is not None:
-                decisions.extend(self._decisions())
+                new = self._decisions()
+                decisions.extend(new)
+                after = t_on + cfg.selection.ssvep_after
+                if cfg.task == "ssvep" and any(v[-1] >= 0 and ts >= after for ts, v in new):
+                    break  # selected (threshold and dwell passed): the trial ends here
             # frame-locked to the refresh grid: a dropped frame skips its phase, it does
             # not delay the rest of the flicker
             k = int(round((self.clock.next_time() - t_on) * R))
@@ -509,17 +513,24 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         return log
 
     def _select_sustained(self, decisions, onset: float, end: float) -> dict:
-        """SSVEP selection: the first decision in the trial that passed threshold and dwell
-        (label_index >= 0), else the most probable class of the last decision."""
-        inside = [(ts, v) for ts, v in decisions if onset < ts <= end + 0.05]
+        """One selection per trial: the first decision after ``selection.ssvep_after`` that
+        passed threshold and dwell (label_index >= 0); else, at the trial's end, the class
+        with the highest mean probability over the decisions from ``ssvep_after`` on."""
+        after = onset + self.cfg.selection.ssvep_after
+        inside = [(ts, v) for ts, v in decisions if after <= ts <= end + 0.05]
+        if not inside:
+            inside = [(ts, v) for ts, v in decisions if onset < ts <= end + 0.05][-1:]
         if not inside:
             return {"selected_index": None, "selection": "none"}
         for ts, v in inside:
-            idx = int(v[-1])
-            if idx >= 0 and ts >= onset + self.cfg.selection.ssvep_after:
-                return {"selected_index": idx, "t_sample": ts, "selection": "threshold"}
-        ts, v = inside[-1]
-        return {"selected_index": int(np.argmax(v[:-1])), "t_sample": ts, "selection": "end"}
+            if int(v[-1]) >= 0:
+                return {"selected_index": int(v[-1]), "t_sample": ts, "selection": "threshold"}
+        mean = np.mean([v[:-1] for _, v in inside], axis=0)
+        return {
+            "selected_index": int(np.argmax(mean)),
+            "t_sample": inside[-1][0],
+            "selection": "end",
+        }
 
     def _p300(self, trial: Trial, label: str) -> dict:
         cfg = self.cfg

@@ -129,18 +129,25 @@ class FlipClock:
 
         if not self.paced_by_clock:
             raw = [pylsl.local_clock()]
-            for _ in range(30):
+            for _ in range(40):
                 self.win.flip()
                 raw.append(pylsl.local_clock())
-            # No display refreshes faster than 600 Hz: a flip that returns within 1.5 ms of
-            # the previous one was not paced (a busy machine only makes flips slower, so the
-            # fastest one tells).
-            med = float(np.min(np.diff(raw)))
-            if med < min(0.25 / self.expected_hz, 0.0015):
+            d = np.diff(raw)
+            med = float(np.median(d))
+            ratio = d / med
+            regular = float(np.mean(np.abs(ratio - np.maximum(1, np.round(ratio))) < 0.1))
+            # No display refreshes faster than 600 Hz: flips that mostly return within
+            # 1.5 ms of the previous one are not paced. Flips faster than half the expected
+            # period that do not fall on a regular grid (whole multiples of one interval)
+            # are a busy machine rendering without vsync; a faster display paces on its
+            # grid (and is then refused below).
+            fast = float(np.percentile(d, 10)) < 0.0015
+            if fast or (med < 0.5 / self.expected_hz and regular < 0.6):
                 self.paced_by_clock = True
                 logger.warning(
-                    "the display does not pace flips (flips return in %.2f ms, expected %.2f ms at "
-                    "%g Hz: no vsync, e.g. Xvfb); pacing flips by the clock at %g Hz",
+                    "the display does not pace flips (flips return in %.2f-%.2f ms, expected "
+                    "%.2f ms at %g Hz: no vsync, e.g. Xvfb); pacing flips by the clock at %g Hz",
+                    float(np.percentile(d, 10)) * 1e3,
                     med * 1e3,
                     1e3 / self.expected_hz,
                     self.expected_hz,

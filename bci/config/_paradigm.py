@@ -92,7 +92,8 @@ class SelectionConfig(ConfigModel):
         2.5,
         ge=0,
         description="SSVEP: decisions whose window ends this long after onset may select "
-        "early (threshold and dwell passed); else the last decision of the trial selects.",
+        "(the first that passed threshold and dwell ends the trial); else, at the trial's "
+        "end, the class with the highest mean probability over them.",
     )
 
 

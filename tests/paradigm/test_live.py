@@ -106,3 +106,32 @@ def test_ssvep_smoke_markers_on_flips_frame_log_and_achieved_frequency(
     # the EEG covers the markers
     eeg = s[f"sig-{uid}"]["time_stamps"]
     assert eeg[0] < markers["time_stamps"][0] and eeg[-1] > markers["time_stamps"][-1]
+
+
+def test_p300_smoke_on_brainflow_synthetic_markers_inside_the_eeg(uid: str, tmp_path: Path) -> None:
+    """What a Cyton user runs, with BrainFlow's synthetic board: flashes, XDF, one clock."""
+    from bci.config import BrainFlowSourceConfig
+    from bci.models.calibration._live import record_live
+
+    cfg = _unique(
+        load_paradigm("p300"),
+        uid,
+        timing=load_paradigm("p300").timing.model_copy(
+            update={"cue": 0.3, "rest": 0.2, "repetitions": 2}
+        ),
+    )
+    src = BrainFlowSourceConfig(board="synthetic", name=f"synth-{uid}")
+    path, summary = record_live(cfg, src, tmp_path / "run.xdf", trials=1, tail=0.5)
+    assert summary["trials"] == 1 and summary["logs"][0]["flashes"] == 8
+    s = _load(path)
+    markers = s[f"mk-{uid}"]
+    values = [m[0] for m in markers["time_series"]]
+    assert values.count("target") == 2 and values.count("nontarget") == 6
+    flashes = [v for v in values if v.startswith("flash_")]
+    assert sorted(flashes) == sorted(f"flash_{x}" for x in "ABCD" * 2)
+    eeg = s[f"synth-{uid}"]["time_stamps"]
+    t = markers["time_stamps"]
+    assert eeg[0] < t.min() and t.max() < eeg[-1]
+    # each flash lasts 6 frames (0.1 s at 60 Hz): the frame log shows it
+    log = summary["logs"][0]
+    assert log["flash_frame_error_max"] <= 1.0 + 1e-6

@@ -67,3 +67,21 @@ def test_achieved_frequency_from_flip_times_even_with_dropped_frames(f: float) -
     assert achieved_frequency(t[keep], lv[keep]) == pytest.approx(f, abs=0.01)
     # the same levels shown on a 50-Hz display are a different flicker
     assert achieved_frequency(np.arange(180) / 50.0, lv) == pytest.approx(f * 50 / 60, abs=0.01)
+
+
+class _Busy:
+    """No vsync on a busy machine: every flip costs 3-9 ms of rendering, irregularly."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def flip(self) -> None:
+        import time
+
+        time.sleep(float(self.rng.uniform(0.003, 0.009)))
+
+
+def test_slow_irregular_flips_are_not_taken_for_a_fast_display() -> None:
+    clock = FlipClock(_Busy(), 60.0)
+    clock.measure(30)
+    assert clock.paced_by_clock and clock.refresh_hz == pytest.approx(60.0, rel=5e-3)
