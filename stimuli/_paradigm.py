@@ -85,12 +85,13 @@ def ssvep_level(frequency: float, phase: float, depth: float, k: int, refresh: f
     return 0.5 * (1.0 + depth * math.sin(2 * math.pi * frequency * k / refresh + phase))
 
 
-def achieved_frequency(times: np.ndarray, levels: np.ndarray) -> float:
+def achieved_frequency(times: np.ndarray, levels: np.ndarray, near: float | None = None) -> float:
     """Flicker frequency actually drawn, from the flip times and the drawn levels.
 
     The peak of the periodogram of the drawn levels at their flip times (a dropped frame
     is a missing sample, not a delay): first on a 0.01-Hz grid from 0.5 Hz to half the
-    frame rate, then on a 0.5-mHz grid around the best.
+    frame rate (or a 0.02-Hz grid within 2 Hz of ``near``, the requested frequency: fast
+    enough between two frames), then on a 0.5-mHz grid around the best.
 
     Parameters
     ----------
@@ -116,7 +117,10 @@ def achieved_frequency(times: np.ndarray, levels: np.ndarray) -> float:
         power = np.abs(np.exp(-2j * np.pi * np.outer(grid, t)) @ x)
         return float(grid[int(np.argmax(power))])
 
-    coarse = peak(np.arange(0.5, nyq, 0.01))
+    if near is None:
+        coarse = peak(np.arange(0.5, nyq, 0.01))
+    else:
+        coarse = peak(np.arange(max(0.5, near - 2.0), min(nyq, near + 2.0), 0.02))
     return peak(np.arange(coarse - 0.02, coarse + 0.02, 0.0005))
 
 

@@ -419,7 +419,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         fixation = cfg.task in ("mi", "gestures")
         for k in range(n_rest):
             t = self.frame(static, hit=hit if k < n_fb else None, fixation=fixation)
-            if k == 0 and hit is not None:
+            if k == 0 and hit is not None and not log.get("feedback_shown"):
                 sel = cfg.targets[hit].label
                 self.markers.push(f"selected_{sel}", t)
                 if log.get("t_sample") is not None:
@@ -480,11 +480,21 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
             # frame-locked to the refresh grid: a dropped frame skips its phase, it does
             # not delay the rest of the flicker
             k = int(round((self.clock.next_time() - t_on) * R))
-        # the offset: the first frame without the stimulus
-        t_end = self.frame(self.static_levels())
-        self.markers.push(end_marker(label), t_end)
+        # the offset: the first frame without the stimulus (and with the selection)
+        selection: dict = {}
         if self.dec_inlet is not None:
             decisions.extend(self._decisions())
+            now = self.clock.next_time()
+            selection = self._select_sustained(decisions, float(times[0]), now)
+        hit = selection.get("selected_index") if cfg.task == "ssvep" else None
+        t_end = self.frame(self.static_levels(), hit=hit)
+        self.markers.push(end_marker(label), t_end)
+        if selection.get("selected_index") is not None:
+            self.markers.push(f"selected_{cfg.targets[selection['selected_index']].label}", t_end)
+            if selection.get("t_sample") is not None:
+                self.latencies.append(t_end - selection["t_sample"])
+                selection["loop_latency_ms"] = (t_end - selection["t_sample"]) * 1e3
+            selection["feedback_shown"] = True
         times, levels = np.asarray(times), np.asarray(levels)
         dur = t_end - times[0]
         log: dict = {
@@ -502,13 +512,14 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         }
         if cfg.task == "ssvep":
             log["achieved_hz"] = {
-                t.label: achieved_frequency(np.r_[times, t_end], np.r_[levels[:, i], 0.5])
+                t.label: achieved_frequency(
+                    np.r_[times, t_end], np.r_[levels[:, i], 0.5], near=t.frequency
+                )
                 for i, t in enumerate(cfg.targets)
             }
         log.update(flip_stats(np.r_[times, t_end], 1.0 / R))
         log["dropped"] = self.clock.dropped - d0
-        if self.dec_inlet is not None:
-            log.update(self._select_sustained(decisions, float(times[0]), t_end))
+        log.update(selection)
         self.push_desc(log, t_end)
         return log
 
