@@ -190,6 +190,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         self.dec_inlet = None
         self.latencies: list[float] = []
         self.paused_s = 0.0
+        self.stop_event = None  # set by the parent (end of stdin): abort like the abort key
 
     # ---------------------------------------------------------------- set-up
     def measure_and_check(self) -> dict:
@@ -336,6 +337,8 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
             self.markers.push(f"dropped_frames:{n}", t)
         if self.frame_no % 6 == 0:
             self._check_abort(self._keys())
+            if self.stop_event is not None and self.stop_event.is_set():
+                raise _Aborted
         return t
 
     def n_frames(self, seconds: float) -> int:
@@ -667,6 +670,7 @@ def _paradigm_main(settings: ShowSettings, say, stop_event, go=None) -> int:  # 
     logs: list[dict] = []
     aborted = False
     t_start = float("nan")
+    w.stop_event = stop_event  # from now on, the parent's stop aborts like the abort key
     try:
         if cfg.instructions and cfg.instruction_seconds > 0:
             w.screen(cfg.instructions, cfg.instruction_seconds)
@@ -684,6 +688,7 @@ def _paradigm_main(settings: ShowSettings, say, stop_event, go=None) -> int:  # 
                     w.screen(cfg.break_text, cfg.instruction_seconds)
     except _Aborted:
         aborted = True
+        w.stop_event = None
         t = w.frame(w.static_levels(), screen="Stopped")
         w.markers.push("abort", t)
     except Exception as exc:  # noqa: BLE001

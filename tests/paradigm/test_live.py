@@ -135,3 +135,28 @@ def test_p300_smoke_on_brainflow_synthetic_markers_inside_the_eeg(uid: str, tmp_
     # each flash lasts 6 frames (0.1 s at 60 Hz): the frame log shows it
     log = summary["logs"][0]
     assert log["flash_frame_error_max"] <= 1.0 + 1e-6
+
+
+def test_abort_ends_the_run_at_once_and_the_recording_stays_loadable(
+    uid: str, tmp_path: Path
+) -> None:
+    import threading
+
+    from bci.devices import RecordLSL
+
+    cfg = _unique(load_paradigm("mi"), uid)
+    p = ParadigmPresenter(cfg, trials=10).start()
+    rec = RecordLSL(tmp_path / "abort.xdf", [f"mk-{uid}", f"fr-{uid}"], resolve_timeout=1.0)
+    rec.start()
+    try:
+        p.go()
+        threading.Timer(4.0, p.abort).start()  # like the abort key, mid-trial
+        summary = p.wait(timeout=60)
+    finally:
+        rec.stop()
+        p.stop()
+    assert summary["aborted"] and summary["trials"] < 10
+    s = _load(tmp_path / "abort.xdf")
+    values = [v[0] for v in s[f"mk-{uid}"]["time_series"]]
+    assert "abort" in values and values[-1] == "run_end"
+    assert len(s[f"fr-{uid}"]["time_stamps"]) > 100
