@@ -187,13 +187,24 @@ async def _run(
     session_id = new_session_id(config.name)
     logger.info("session id %s (tags the source_id of every stream it starts)", session_id)
     sources = _sources.SessionSources(session_id)
-    engine = recorder = mqtt = broker = None
+    engine = recorder = mqtt = broker = presenter = None
     summary: dict | None = None
     started = False
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
         source, aux = await asyncio.to_thread(sources.start, list(config.sources))
+        protocol, own_streams = sources.protocol_names, []
+        if config.paradigm is not None:  # on screen, with the decoded result as feedback
+            from bci.stimuli._paradigm_show import session_presenter
+
+            presenter, pcfg = session_presenter(config)
+            await asyncio.to_thread(presenter.start)
+            w = pcfg.window
+            extra = (w.marker_stream, w.description_stream, pcfg.frame_stream)
+            protocol = tuple(dict.fromkeys((*protocol, *extra)))
+            # the presenter's streams, by the source ids it gives them
+            own_streams = [f"name='{n}' and source_id='{n}-paradigm'" for n in extra]
         # warn or refuse on bad required channels (not for a replay: it would skip its start)
         if config.quality.on_bad != "off" and config.sources[0].kind != "replay":
             from bci.devices import SourceLSL
@@ -210,10 +221,10 @@ async def _run(
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
             _sources.protocol_sources,
-            sources.protocol_names,
+            protocol,
             {source.spec.source_id, *(a.spec.source_id for a in aux)},
             session_id,
-            list(config.recording.streams) if config.recording.enabled else [],
+            (list(config.recording.streams) if config.recording.enabled else []) + own_streams,
             sources.protocol_ids,
         )
         settings = _engine_settings(config, decoder)
@@ -294,7 +305,17 @@ async def _run(
             f" for {duration:g} s" if duration else "",
         )
         ends = None
-        if sources.finite:
+        if presenter is not None:
+            presenter.go()
+
+            async def end_of_paradigm() -> None:
+                await asyncio.to_thread(presenter.wait)
+                await asyncio.sleep(1.0)  # the last decisions and feedback through
+                logger.info("paradigm finished: %d trials", presenter.summary["trials"])
+                stop.set()
+
+            ends = asyncio.create_task(end_of_paradigm())
+        elif sources.finite:
 
             async def end_of_data() -> None:
                 await asyncio.to_thread(sources.wait_end)
@@ -321,6 +342,12 @@ async def _run(
         if mqtt is not None:
             _check_mqtt(mqtt, m.on_auth_error)
         summary = engine.snapshot()
+        if presenter is not None and presenter.summary is not None:
+            from bci.stimuli._paradigm import selection_summary
+
+            summary["paradigm"] = selection_summary(presenter.summary, pcfg.labels)
+            if mqtt is not None:
+                mqtt.publish("paradigm", {"session": config.name, **summary["paradigm"]})
     finally:
         if engine is not None:
             engine.close()
@@ -338,6 +365,8 @@ async def _run(
                 rec_path.unlink(missing_ok=True)
                 logger.info("the session did not start; no recording kept")
                 rec_path = None
+        if presenter is not None:
+            await asyncio.to_thread(presenter.stop)
         sources.stop()
     return SessionResult(rec_path, summary, mqtt.counts() if mqtt is not None else {}, mqtt_port)
 

@@ -25,11 +25,14 @@ class LiveParticipant:
     source (``lsl``) must already be on the network.
     """
 
-    def __init__(self, source, cl: ClosedLoopConfig, bufsize: float = 120.0):
+    def __init__(
+        self, source, cl: ClosedLoopConfig, bufsize: float = 120.0, record: str | None = "auto"
+    ):
         from bci.devices import SourceLSL
 
         self.cl = cl
         self.sim = None
+        self.recorder = None
         if getattr(source, "kind", None) == "simulated":
             from bci.devices.simulated._live import SimulatedParticipant
 
@@ -66,8 +69,37 @@ class LiveParticipant:
         self._thread.start()
         if self.sim is not None:  # wait until the participant hears the presenter
             end = time.monotonic() + 10.0
-            while self.sim.listening != {"marker", "desc"} and time.monotonic() < end:
+            while not {"marker", "desc"} <= self.sim.listening and time.monotonic() < end:
                 time.sleep(0.05)
+        if record is not None:  # the EEG and the stimulus streams, like every session
+            self._record(name, record)
+
+    def _record(self, name: str | None, record: str) -> None:
+        from pathlib import Path
+
+        from bci.devices import RecordLSL
+
+        p = self.cl.presenter
+        path = (
+            Path(self.cl.report_dir) / f"live_{time.strftime('%Y%m%d-%H%M%S')}.xdf"
+            if record == "auto"
+            else Path(record)
+        )
+        streams = [
+            f"name='{name}' and source_id='{self.source.spec.source_id}'",
+            f"name='{p.marker_stream}' and source_id='{p.marker_stream}-presenter'",
+            f"name='{p.description_stream}' and source_id='{p.description_stream}-presenter'",
+        ]
+        if self.sim is not None:
+            streams.append(self.sim.config.truth)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.recorder = RecordLSL(path, streams, resolve_timeout=1.0).start()
+        self.recording = path
+        end = time.monotonic() + 10.0
+        while len(self.recorder.stats) < len(streams) and time.monotonic() < end:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the inlets open their streams
+        logger.info("closed loop (live): recording to %s", path)
 
     def _pull(self) -> None:
         while not self._stop.is_set():
@@ -123,6 +155,9 @@ class LiveParticipant:
 
     def close(self) -> None:
         """Stop the presenter, the EEG reader and the simulated participant (idempotent)."""
+        if getattr(self, "recorder", None) is not None:  # inlets before outlets
+            self.recorder.stop()
+            self.recorder = None
         self._stop_event = getattr(self, "_stop", None)
         if self._stop_event is not None:
             self._stop.set()

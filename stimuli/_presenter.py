@@ -11,9 +11,12 @@ flip (``win.getMovieFrame(buffer='back')``).
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import multiprocessing as mp
 import queue
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +26,174 @@ from bci.config._closed_loop import PresenterConfig, SafetyConfig
 from ._stimulus import Stimulus
 
 logger = logging.getLogger(__name__)
+
+
+# -- flip timing (shared by every presenter) ---------------------------------------------
+def frame_period(times) -> float:
+    """Frame period (s) from flip times, robust to late wake-ups and dropped frames.
+
+    Starting from the median interval, the estimate is refined over ever longer spans
+    (4, 16, 64... flips, up to half the run): each span's time is divided by its number of
+    refresh slots counted with the current estimate, and the median is taken. A flip stamped
+    late on a busy machine moves a few spans, not the median; a dropped frame adds a slot.
+    """
+    import numpy as np
+
+    t = np.asarray(times, float)
+    p = float(np.median(np.diff(t)))
+    m = 4
+    while True:
+        m = min(m, max(1, len(t) // 2))
+        span = t[m:] - t[:-m]
+        slots = np.maximum(1, np.round(span / p))
+        p = float(np.median(span / slots))
+        if m >= len(t) // 2:
+            return p
+        m *= 4
+
+
+class FlipClock:
+    """Flips a PsychoPy window and says when each frame reached the screen.
+
+    At :meth:`measure` it first times a few raw flips: when they return much faster than
+    the expected frame period, the display does not pace flips (Xvfb, or vsync off) and the
+    clock paces them itself on an absolute grid (sleep then spin), logging that it does.
+    Then it times ``n`` flips and takes the median interval as the refresh rate that every
+    frame-locked stimulus uses; :meth:`check` compares it with the configured rate.
+
+    Parameters
+    ----------
+    win : psychopy.visual.Window
+        The window (any object with ``flip()``).
+    expected_hz : float
+        The configured refresh rate.
+    pace_hz : float | None
+        Pace flips by the clock at this rate whatever the display does (emulates a display
+        of that rate; used to test the refresh check).
+    """
+
+    def __init__(self, win, expected_hz: float, pace_hz: float | None = None) -> None:
+        self.win = win
+        self.expected_hz = float(expected_hz)
+        self.pace_hz = pace_hz
+        self.paced_by_clock = pace_hz is not None
+        self.refresh_hz = float(pace_hz or expected_hz)
+        self.period = 1.0 / self.refresh_hz
+        self.dropped = 0
+        self.n_flips = 0
+        self.last = float("nan")
+        self._next = float("nan")
+
+    def flip(self) -> float:
+        """Flip; return the flip time on the LSL clock. Counts dropped frames."""
+        import pylsl
+
+        if self.paced_by_clock:
+            # Emulated vsync: the swap happens now, the frame shows at the next refresh
+            # slot of the clock's grid; a swap that completes after its slot is a dropped
+            # frame (shown one or more slots later), as on a real display.
+            self.win.flip()
+            done = pylsl.local_clock()
+            if not math.isfinite(self._next):
+                self._next = done
+            elif done > self._next:
+                missed = math.ceil((done - self._next) / self.period)
+                self.dropped += missed
+                self._next += missed * self.period
+            wait = self._next - pylsl.local_clock()
+            if wait > 0.002:
+                time.sleep(wait - 0.0015)
+            while pylsl.local_clock() < self._next:
+                pass
+            t = self._next
+            self._next += self.period
+        else:
+            self.win.flip()
+            t = pylsl.local_clock()
+            if math.isfinite(self.last) and t - self.last > 1.5 * self.period:
+                self.dropped += int(round((t - self.last) / self.period)) - 1
+        self.last = t
+        self.n_flips += 1
+        return t
+
+    def next_time(self) -> float:
+        """When the next flip is expected to reach the screen (NaN before the first)."""
+        if self.paced_by_clock:
+            return self._next
+        return self.last + self.period
+
+    def measure(self, n: int = 120) -> float:
+        """Detect an unpaced display, then measure the refresh rate over ``n`` flips."""
+        import numpy as np
+        import pylsl
+
+        if not self.paced_by_clock:
+            raw = [pylsl.local_clock()]
+            for _ in range(40):
+                self.win.flip()
+                raw.append(pylsl.local_clock())
+            d = np.diff(raw)
+            med = float(np.median(d))
+            ratio = d / med
+            regular = float(np.mean(np.abs(ratio - np.maximum(1, np.round(ratio))) < 0.1))
+            # No display refreshes faster than 600 Hz: flips that mostly return within
+            # 1.5 ms of the previous one are not paced. Flips faster than half the expected
+            # period that do not fall on a regular grid (whole multiples of one interval)
+            # are a busy machine rendering without vsync; a faster display paces on its
+            # grid (and is then refused below).
+            fast = float(np.percentile(d, 10)) < 0.0015
+            if fast or (med < 0.5 / self.expected_hz and regular < 0.6):
+                self.paced_by_clock = True
+                logger.warning(
+                    "the display does not pace flips (flips return in %.2f-%.2f ms, expected "
+                    "%.2f ms at %g Hz: no vsync, e.g. Xvfb); pacing flips by the clock at %g Hz",
+                    float(np.percentile(d, 10)) * 1e3,
+                    med * 1e3,
+                    1e3 / self.expected_hz,
+                    self.expected_hz,
+                    self.expected_hz,
+                )
+        times = np.array([self.flip() for _ in range(n)])
+        self.refresh_hz = float(1.0 / frame_period(times))
+        self.period = 1.0 / self.refresh_hz
+        self.dropped = 0
+        logger.info(
+            "measured refresh %.3f Hz over %d flips (configured %g Hz; %s)",
+            self.refresh_hz,
+            n,
+            self.expected_hz,
+            "paced by the clock" if self.paced_by_clock else "paced by the display",
+        )
+        return self.refresh_hz
+
+    def check(self, tolerance: float, allow: bool, key: str = "display.refresh_hz") -> str | None:
+        """Compare measured and configured refresh.
+
+        Returns
+        -------
+        str | None
+            The warning when they differ by more than ``tolerance`` and ``allow`` is set.
+
+        Raises
+        ------
+        StimulusError
+            When they differ by more than ``tolerance`` and ``allow`` is not set.
+        """
+        rel = abs(self.refresh_hz - self.expected_hz) / self.expected_hz
+        if rel <= tolerance:
+            return None
+        msg = (
+            f"measured refresh {self.refresh_hz:.2f} Hz differs from the configured "
+            f"{self.expected_hz:g} Hz by {rel * 100:.1f} % (> {tolerance * 100:g} %)"
+        )
+        if not allow:
+            raise StimulusError(
+                f"{msg}: set {key} to the display's rate (or set the display to "
+                f"{self.expected_hz:g} Hz), or set display.allow_mismatch: true to run with "
+                "flicker computed from the measured rate"
+            )
+        logger.warning("%s; running anyway (display.allow_mismatch)", msg)
+        return msg
 
 
 # -- commands and replies (pickled across the process boundary) ---------------------------
@@ -67,6 +238,13 @@ class Failed:
     kind: str = "StimulusError"
 
 
+#: Description pushed at the flip that ends a stimulus (the background is back).
+_OFFSET = {
+    "v": 1, "kind": "off", "label": "end", "duration": 0.0, "frequency": None, "phase": None,
+    "depth": None, "target": None, "gesture": None, "image": None, "safety": None,
+}  # fmt: skip
+
+
 @dataclass
 class _Settings:
     presenter: PresenterConfig
@@ -105,7 +283,10 @@ def _window_process(
         waitBlanking=True,
         checkTiming=False,
     )
-    refresh = float(settings.safety.monitor.refresh_hz)
+    clock = FlipClock(win, float(settings.safety.monitor.refresh_hz))
+    clock.measure(60)  # paces flips by the clock where the display does not (Xvfb)
+    clock.check(0.01, allow=True, key="closed_loop.safety.monitor.refresh_hz")
+    refresh = clock.refresh_hz  # frames are counted at the measured rate
     guard = SequenceGuard(limiter, tuple(win.size))
     diode = None
     if p.photodiode:
@@ -123,13 +304,10 @@ def _window_process(
     shots = Path(settings.screenshot_dir) if settings.screenshot_dir else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
-    win.flip()
+    clock.flip()
     replies.put(("ready", pylsl.local_clock()))
     abort_key = settings.safety.abort_key
     flip_box: list[float] = []
-
-    def _stamp() -> None:
-        flip_box.append(pylsl.local_clock())
 
     def _aborted() -> bool:
         if event.getKeys(keyList=[abort_key]):
@@ -188,7 +366,8 @@ def _window_process(
         shot = None
         aborted = False
         last = float("nan")
-        for k in range(n):
+        k = 0
+        while k < n:
             if k and _aborted():
                 aborted = True
                 break
@@ -209,21 +388,23 @@ def _window_process(
                 drawable.draw()
             if diode is not None and drawable is not None:
                 diode.draw()
+            if k == 0 and shots is not None and settings.presenter.screenshots:
+                frame = win.getMovieFrame(buffer="back")
+                shot = str(shots / f"stim_{cmd.stim_id:05d}.png")
+                frame.save(shot)
+                win.movieFrames.clear()
+            t_flip = clock.flip()
             if k == 0:
-                if shots is not None and settings.presenter.screenshots:
-                    frame = win.getMovieFrame(buffer="back")
-                    shot = str(shots / f"stim_{cmd.stim_id:05d}.png")
-                    frame.save(shot)
-                    win.movieFrames.clear()
-                win.callOnFlip(_stamp)
-            win.flip()
-            if k == 0:
+                flip_box.append(t_flip)
                 onset = flip_box[0]
                 markers.push(stim.label, onset)
                 descriptions.push(stim.description_json(cmd.stim_id, record), onset)
-        win.callOnFlip(_stamp)
-        win.flip()  # back to the background
+            # on the refresh grid: a dropped frame is skipped, not appended to the stimulus
+            k = max(k + 1, int(round((clock.next_time() - onset) * refresh)))
+        flip_box.append(clock.flip())  # back to the background
         last = flip_box[-1]
+        # the offset, stamped with its flip: recordings give every stimulus's duration
+        descriptions.push(json.dumps(_OFFSET | {"id": cmd.stim_id}), last)
         if aborted:
             markers.push("abort", last)
         guard.shown(stim, periodic_ok)
@@ -232,7 +413,7 @@ def _window_process(
                 cmd.stim_id,
                 stim.label,
                 flip_box[0],
-                k + 1 if not aborted else k,
+                min(k, n),  # refresh periods it lasted (dropped frames included)
                 last,
                 shot,
                 record,

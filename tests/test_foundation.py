@@ -110,7 +110,7 @@ def test_bandpass_order_is_checked():
     assert info.value.problems[0][0] == "preprocess"
 
 
-@pytest.mark.parametrize("schema", ["session", "calibration", "replay-mapping"])
+@pytest.mark.parametrize("schema", ["session", "calibration", "replay-mapping", "paradigm"])
 def test_every_config_key_is_explained(schema):
     sys.path.insert(0, str(ROOT / "tools"))
     from config_reference import markdown, rows

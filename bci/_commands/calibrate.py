@@ -55,12 +55,34 @@ def calibrate(
         bool,
         typer.Option(
             "--live",
-            help="Run the paradigm, record, then train (simulated participant, headless: sim-ssvep).",
+            help="Run the paradigm live, record it, then train: -p ssvep|p300|mi|gestures|eyes "
+            "with --source (PsychoPy window), or -p sim-ssvep (headless, virtual time).",
         ),
     ] = False,
     live_seconds: Annotated[
         float, typer.Option("--live-seconds", help="Length of the live paradigm in seconds.")
     ] = 120.0,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="--live: where the signal comes from: simulated, brainflow:<board>[:<port>] "
+            "(synthetic, cyton, muse_2...) or lsl:<stream name>. Shows the paradigm "
+            "(configs/paradigm_<-p>.yaml) on screen in real time and records to recordings/.",
+        ),
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", help="--live: number of cued trials (overrides the paradigm's)."),
+    ] = None,
+    screened: Annotated[
+        str | None,
+        typer.Option(
+            "--screened",
+            help="--live SSVEP opt-in: who screened the participant for photosensitive "
+            "epilepsy and how (periodic flicker is refused without it).",
+        ),
+    ] = None,
     no_extras: Annotated[
         bool, typer.Option("--fast", help="Skip the learning curve and the shortcut check.")
     ] = False,
@@ -104,7 +126,25 @@ def calibrate(
         from bci import ConfigError
         from bci.config._calibration import CalibrationConfig
         from bci.config._load import load_config
+        from bci.models.calibration._live import LIVE_PARADIGMS
 
+        live_run = False
+        if live and (source is not None or paradigm in LIVE_PARADIGMS):
+            from bci.models.calibration._live import live_recording
+
+            if paradigm is None:
+                raise ConfigError(f"--live needs -p {'|'.join(LIVE_PARADIGMS)} (or a YAML path)")
+            rec, live_cfg, _ = live_recording(
+                paradigm, source or "simulated", trials=trials, screened=screened
+            )
+            typer.echo(f"recorded {rec}")
+            if config is None and live_cfg is None:
+                typer.echo(f"{rec}: the paradigm names no calibration config; pass --config")
+                return
+            paradigm, live, files = None, False, [rec, *(files or [])]
+            if config is None:
+                config = live_cfg
+            live_run = True
         if config is None:
             if paradigm is None:
                 raise ConfigError("give --paradigm NAME or --config FILE")
@@ -115,7 +155,11 @@ def calibrate(
             from bci.config import shipped_config
 
             config = shipped_config(f"calibrate_{PARADIGMS[paradigm]}.yaml")
-        cfg = load_config(config, CalibrationConfig)
+        cfg = (
+            config
+            if isinstance(config, CalibrationConfig)
+            else load_config(config, CalibrationConfig)
+        )
         if paradigm is not None and paradigm != cfg.paradigm:
             raise ConfigError(
                 f"--paradigm {paradigm!r} does not match {config} (paradigm: {cfg.paradigm})"
@@ -192,3 +236,8 @@ def calibrate(
         )
         for w in res.metrics["warnings"]:
             typer.echo(f"warning: {w}", err=True)
+        if live_run:
+            from bci.models.calibration._live import chance_warning
+
+            if w := chance_warning(res.metrics, len(cfg.classes)):
+                typer.echo(f"warning: {w}", err=True)

@@ -91,6 +91,11 @@ def run(
         if isinstance(result, SessionResult):
             for line in summary_lines(result.summary):
                 typer.echo(line)
+            if "paradigm" in result.summary:
+                from bci.stimuli._paradigm import selection_lines
+
+                for line in selection_lines(result.summary["paradigm"]):
+                    typer.echo(line)
             if result.mqtt:
                 typer.echo(
                     f"  MQTT port {result.mqtt_port}: {result.mqtt['state']}, reconnects "

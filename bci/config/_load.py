@@ -103,6 +103,7 @@ def load_yaml(path: str | Path) -> object:
 SCHEMAS: dict[str, str] = {
     "session": "bci.config._session:SessionConfig",
     "calibration": "bci.config._calibration:CalibrationConfig",
+    "paradigm": "bci.config._paradigm:ParadigmConfig",
     # The column layout of text recordings belongs to the file readers; named by path so that
     # nothing under bci/ imports devices/ unless a replay_*.yaml is actually validated.
     "replay-mapping": "bci.devices._readers_mapping:CSVMapping",
@@ -110,7 +111,11 @@ SCHEMAS: dict[str, str] = {
 
 #: File-name prefixes that break a tie between kinds whose keys fit a file equally well
 #: (``configs/calibrate_muse-ssvep.yaml``); the content decides first.
-SCHEMA_PREFIXES: dict[str, str] = {"calibrate_": "calibration", "replay_": "replay-mapping"}
+SCHEMA_PREFIXES: dict[str, str] = {
+    "calibrate_": "calibration",
+    "replay_": "replay-mapping",
+    "paradigm_": "paradigm",
+}
 
 #: The top-level key that names a config's kind explicitly (``kind: session``).
 KIND_KEY = "kind"

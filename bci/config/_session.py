@@ -6,6 +6,7 @@ from pydantic import Field
 
 from ._base import ConfigModel
 from ._closed_loop import ClosedLoopConfig
+from ._paradigm import SessionParadigmConfig
 from ._runtime import (
     BudgetConfig,
     DecoderConfig,
@@ -45,6 +46,11 @@ class SessionConfig(ConfigModel):
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    paradigm: SessionParadigmConfig | None = Field(
+        None,
+        description="A paradigm shown while decoding, with the decoded result as feedback "
+        "(selections, loop latency); null shows nothing.",
+    )
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )

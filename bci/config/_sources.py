@@ -56,6 +56,10 @@ class SimulatedSourceConfig(ConfigModel):
         default_factory=SimulatedFaultsConfig,
         description="Injected electrode faults (flat, railed, mains-dominated channels).",
     )
+    frames: str = Field(
+        "bci-frames",
+        description="Presenter frame log it listens to (EEG): responses follow the drawn frames.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -14,6 +14,10 @@
 A marker and a description with the same timestamp (+- 2 ms) are one stimulus; a marker
 without a description within 50 ms is turned into one with :func:`describe_marker`. The
 50 ms hold is shorter than the earliest response (P1 ~90 ms), so nothing is lost.
+
+With a presenter's frame log (``frames``, EEG), visual responses follow the frames actually
+drawn (:mod:`._frames`): bare markers are then no stimuli, and descriptions carrying
+``"attend"`` set which target the participant attends (published on the truth stream).
 """
 
 from __future__ import annotations
@@ -184,6 +188,9 @@ class SimulatedParticipant:
         self.t0 = float("nan")
         self.schedule: ScheduleLSL | None = None
         self._queue: queue.Queue[tuple[float, dict | str]] = queue.Queue(maxsize=4096)
+        self._frames_q: queue.Queue[tuple] = queue.Queue()
+        self.frame_model = None  # FrameResponse, once a frame log is heard (EEG)
+        self._attention: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._error: BaseException | None = None
@@ -273,6 +280,8 @@ class SimulatedParticipant:
             "marker": pylsl.ContinuousResolver(pred=f"name='{cfg.markers}'"),
             "desc": pylsl.ContinuousResolver(pred=f"name='{cfg.stimuli}'"),
         }
+        if cfg.mode == "eeg" and cfg.frames:
+            resolvers["frames"] = pylsl.ContinuousResolver(pred=f"name='{cfg.frames}'")
         inlets: dict[str, pylsl.StreamInlet] = {}
         try:
             while not self._stop.is_set():
@@ -285,6 +294,11 @@ class SimulatedParticipant:
                             )
                             inlet.open_stream(timeout=5.0)
                             inlet.time_correction(timeout=5.0)  # the first one blocks ~0.6 s
+                            if kind == "frames":
+                                from bci.devices._lsl import spec_from_info
+
+                                names = spec_from_info(inlet.info(timeout=5.0)).ch_names[1:]
+                                self._frames_q.put(("names", names))
                             inlets[kind] = inlet
                             self.listening.add(kind)
                             logger.info("Simulated participant listens to %r", found[0].name())
@@ -297,6 +311,11 @@ class SimulatedParticipant:
                         del inlets[kind]
                         self.listening.discard(kind)
                         continue
+                    if kind == "frames":
+                        if stamps:
+                            idle = False
+                            self._frames_q.put(("flips", np.asarray(stamps), np.asarray(values)))
+                        continue
                     for v, ts in zip(values, stamps, strict=True):
                         idle = False
                         item: dict | str
@@ -308,6 +327,8 @@ class SimulatedParticipant:
                                     "Ignoring a malformed stimulus description: %r", v[0]
                                 )
                                 continue
+                            if isinstance(item, dict) and item.get("kind") == "log":
+                                continue  # the presenter's timing log: nothing is shown
                         else:
                             item = str(v[0])
                         try:
@@ -336,6 +357,7 @@ class SimulatedParticipant:
                     break
                 now = pylsl.local_clock()
                 n = max(self.n_chunk, int((now - self.t0) * fs) + 1 - self.n_pushed)
+                self._drain_frames()
                 while True:
                     try:
                         ts, item = self._queue.get_nowait()
@@ -355,8 +377,11 @@ class SimulatedParticipant:
                     if any(abs(r - ts) <= _MATCH for r in recent):
                         continue
                     if now - arrived >= _HOLD:
-                        stimuli.append((ts, describe_marker(label)))
-                        from_marker.append(ts)
+                        # With a frame log, what was drawn is known frame by frame: a bare
+                        # marker (offset, flash label, dropped frames) is no stimulus.
+                        if self.frame_model is None:
+                            stimuli.append((ts, describe_marker(label)))
+                            from_marker.append(ts)
                     else:
                         keep.append((ts, label, arrived))
                 pending = keep
@@ -378,6 +403,10 @@ class SimulatedParticipant:
                 if stop > done:
                     chunks.append(self.engine.render(stop - done))
                 data = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+                if self.frame_model is not None:
+                    resp = self.frame_model.render(self.n_pushed, n)
+                    if resp is not None:
+                        data = data + resp
                 if self.faults.active:
                     data = self.faults(np.array(data), self.n_pushed)
                 stamps = self.t0 + (self.n_pushed + np.arange(n)) / fs
@@ -387,8 +416,33 @@ class SimulatedParticipant:
             logger.exception("Simulated participant stopped on an error")
             self._error = exc
 
+    def _drain_frames(self) -> None:
+        """Feed the presenter's frame log to the frame model (flash ERPs, SSVEP drive)."""
+        from ._frames import FrameResponse
+
+        while True:
+            try:
+                item = self._frames_q.get_nowait()
+            except queue.Empty:
+                return
+            if self.frame_model is None:
+                self.frame_model = FrameResponse(self.engine, self.t0)
+                for t, label in self._attention:
+                    self.frame_model.attend(t, label)
+            if item[0] == "names":
+                self.frame_model.set_names(tuple(item[1]))
+                continue
+            for truth in self.frame_model.add(item[1], item[2][:, 1:]):
+                self.truth.append(truth)
+                self._truth_out.push(json.dumps(truth, default=_json_default), truth["onset"])
+
     def _apply(self, ts: float, desc: dict) -> None:
         truth = self.engine.stimulate(ts - self.t0, desc)
+        if desc.get("attend") is not None:  # the participant attends the cued target
+            truth["attend"] = str(desc["attend"])
+            self._attention.append((ts, truth["attend"]))
+            if self.frame_model is not None:
+                self.frame_model.attend(ts, truth["attend"])
         truth["onset"] = ts  # LSL clock
         self.truth.append(truth)
         self._truth_out.push(json.dumps(truth, default=_json_default), ts)

@@ -115,3 +115,60 @@ def test_presenter_refuses_unsafe_flicker_and_aborts(uid):
         pres.abort()
         (reply,) = pres.results(1, timeout=10)
         assert reply.aborted and time.monotonic() - t0 < 5.0
+
+
+def test_live_closed_loop_writes_its_xdf_with_stimulus_durations_within_a_frame(tmp_path, uid):
+    import pyxdf
+
+    from bci.config import SessionConfig
+    from bci.stimuli import run_closed_loop
+
+    opt_in = {"screened_participant": True, "screened_reason": "simulated participant"}
+    cfg = SessionConfig(
+        name="cllive",
+        sources=[
+            {
+                "kind": "simulated",
+                "seed": 1,
+                "paradigm": "none",
+                "name": f"bci-sim-{uid}",
+                "truth": f"bci-sim-truth-{uid}",
+            }
+        ],
+        closed_loop={
+            "mode": "live",
+            "rounds": 1,
+            "calibration_trials": 2,
+            "trial_duration": 1.0,
+            "iti": 0.3,
+            "report_dir": str(tmp_path),
+            "safety": opt_in,
+            "model": {"image_size": 32},
+            "optimizer": {"steps": 5, "threads": 1},
+            "presenter": {
+                "size": [400, 300],
+                "screenshots": False,
+                "marker_stream": f"bci-markers-{uid}",
+                "description_stream": f"bci-stimuli-{uid}",
+            },
+        },
+    )
+    run_closed_loop(cfg)
+    (path,) = tmp_path.glob("live_*.xdf")
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    by = {s["info"]["name"][0]: s for s in streams}
+    assert {f"bci-sim-{uid}", f"bci-markers-{uid}", f"bci-stimuli-{uid}"} <= set(by)
+    d = by[f"bci-stimuli-{uid}"]
+    descs = [json.loads(v[0]) for v in d["time_series"]]
+    t = np.asarray(d["time_stamps"])
+    shown = [i for i, x in enumerate(descs) if x["kind"] in ("image", "flicker")]
+    assert len(shown) >= 4  # calibration + round stimuli
+    for i in shown:
+        end = descs[i + 1]
+        assert (end["kind"], end["label"], end["id"]) == ("off", "end", descs[i]["id"])
+        # 60 frames at the measured 60 Hz (paced by the clock under Xvfb): within one frame
+        assert abs((t[i + 1] - t[i]) - 1.0) <= 1 / 60 + 1e-3
+    m = by[f"bci-markers-{uid}"]
+    assert np.min(np.abs(np.asarray(m["time_stamps"]) - t[shown[0]])) < 1e-4
+    eeg = by[f"bci-sim-{uid}"]["time_stamps"]
+    assert eeg[0] < t[0] and eeg[-1] > t[shown[-1]]
