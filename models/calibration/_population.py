@@ -440,6 +440,7 @@ def leave_one_subject_out(
     calibration_share: float = 0.5,
     select_at: Sequence[int | None] = (20,),
     inner_folds: int = 3,
+    test_subjects: Sequence[str] | None = None,
     progress: bool = False,
 ) -> dict:
     """Leave-one-subject-out over ``subjects`` with few-trial calibration.
@@ -463,6 +464,8 @@ def leave_one_subject_out(
         inner cross-validation on the calibration trials.
     inner_folds : int
         Folds of that inner cross-validation.
+    test_subjects : sequence of str | None
+        Only these subjects are new users (the others stay in every population); default all.
 
     Returns
     -------
@@ -483,7 +486,7 @@ def leave_one_subject_out(
     erp_pos = pos if config.family == "erp" else None
     rows: list[dict] = []
     selection: list[dict] = []
-    jobs = [(s, n) for s in names for n in n_per_class]
+    jobs = [(s, n) for s in names if s in (test_subjects or names) for n in n_per_class]
     bar = tqdm(jobs, desc="leave-one-subject-out", disable=not progress)
     pops: dict[str, Population] = {}
     done: dict[tuple[str, bytes], list[dict]] = {}
