@@ -7,6 +7,7 @@ Everything here produces or consumes the core types of :mod:`bci` (``StreamSpec`
 from __future__ import annotations
 
 from . import simulated  # the simulated participant (bci.devices.simulated)
+from ._bids import BIDSExport, write_bids
 from ._brainflow import BoardBrainFlow, board_id, list_boards
 from ._lsl import (
     MarkerOutletLSL,
@@ -25,6 +26,8 @@ from ._writers import write_recording
 
 __all__ = [
     "simulated",
+    "BIDSExport",
+    "write_bids",
     "BoardBrainFlow",
     "CSVMapping",
     "board_id",

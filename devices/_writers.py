@@ -125,7 +125,8 @@ def _code(value: str, codes: Mapping[str, int] | None, path: Path) -> int:
 
 
 def _microvolts(sig: Signal) -> bool:
-    return all(u.lower() in _MICRO for u in sig.spec.units) if sig.spec.units else True
+    """Samples are microvolts (also where the stream gives no unit, as the readers assume)."""
+    return all(not u.strip() or u.strip().lower() in _MICRO for u in sig.spec.units)
 
 
 # --------------------------------------------------------------------------- XDF
@@ -180,9 +181,7 @@ def _write_edf(
     annotations = None
     idx = np.round(sample_index(sig, [m.timestamp for m in markers])).astype(np.int64)
     if bdf:
-        status = np.zeros(data.shape[1])
-        for i, m in zip(idx, markers, strict=True):
-            status[i] = _code(m.value, codes, path)
+        status = _marker_column(sig, markers, path, codes).astype(np.float64)
         full = (-8388608, 8388607)
         signals.append(
             edfio.BdfSignal(
@@ -254,6 +253,12 @@ def _marker_column(
     idx = np.round(sample_index(sig, [m.timestamp for m in markers])).astype(np.int64)
     for i, m in zip(idx, markers, strict=True):
         col[i] = _code(m.value, codes, path)
+    if np.unique(idx).size < idx.size:
+        logger.warning(
+            "%s: %d markers share a sample with another; a code column keeps the last one.",
+            path,
+            idx.size - np.unique(idx).size,
+        )
     return col
 
 

@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from recordings import generated  # noqa: F401 (session fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -25,6 +24,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside this checkout")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 (recordings.Generated)
+    """Every recording the project generates (tests/recordings.py), written once per session."""
+    from recordings import build  # imported here: sessions that do not use it skip the cost
+
+    return build(tmp_path_factory.mktemp("generated"))
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """Recordings the project generates: the simulated participant written out in every format.
 
-Tests that must pass on a fresh clone use these instead of real data. One session-scoped
-fixture, ``generated``, simulates a few participants offline (deterministic) and writes them
-with :func:`bci.devices.write_recording` into a temporary folder laid out like the real data
-sets (folder names as in the shared data, so data-set configs and folder-based options
-apply unchanged):
+Tests that must pass on a fresh clone use these instead of real data. The session-scoped
+fixture ``generated`` (tests/conftest.py) calls :func:`build`, which simulates a few
+participants offline (deterministic) and writes them with
+:func:`bci.devices.write_recording` into a temporary folder laid out like the real data sets
+(same folder names, so data-set configs and folder-based options apply unchanged):
 
 =================================  ==========================================================
 key / file                         content
@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pytest
 from scipy.signal import resample_poly
 
 from bci import Marker, Recording, Signal, StreamSpec
@@ -213,9 +212,3 @@ def build(root: Path) -> Generated:
     put("vhdr", eeg(13, 500.0, 8, 20.0, "n170"), "brainvision/sim_n170.vhdr")
     put("fif", eeg(14, 250.0, 8, 20.0, "ssvep"), "fif/sim_ssvep_raw.fif")
     return gen
-
-
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
-    """Every generated recording, written once per test session (about 5 s)."""
-    return build(tmp_path_factory.mktemp("generated"))

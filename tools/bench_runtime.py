@@ -192,7 +192,7 @@ def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
 
     from bci._decoder import DecoderONNX
     from bci._runtime import Budgets, Engine, EngineSettings
-    from bci.devices import SourceLSL
+    from bci.devices import OutletLSL, SourceLSL
 
     settings = EngineSettings(
         session="bench",
@@ -209,6 +209,7 @@ def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
         SourceLSL(name=name, timeout=10.0, bufsize=2.0),
         DecoderONNX(model, provider="cpu", threads=1),
         settings,
+        outlet_factory=OutletLSL,
     )
     engine.prepare()
     proc = psutil.Process()

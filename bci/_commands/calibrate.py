@@ -17,8 +17,9 @@ PARADIGMS = {
     "hand-gestures": "xdf-openbci-emg-gestures",
     "motor-imagery": "eegmmidb",
     "sim-ssvep": "sim-ssvep",
+    "sim-p300": "sim-p300",
 }
-LIVE_SIM = {"sim-ssvep": "ssvep"}
+LIVE_SIM = {"sim-ssvep": "ssvep", "sim-p300": "p300"}
 
 
 def calibrate(
@@ -63,6 +64,14 @@ def calibrate(
     no_extras: Annotated[
         bool, typer.Option("--fast", help="Skip the learning curve and the shortcut check.")
     ] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="Column layout of CSV/text recordings of an unknown layout: a replay mapping "
+            "YAML (see configs/replay_columns.yaml); overrides the config's 'layout'.",
+        ),
+    ] = None,
     population: Annotated[
         list[Path] | None,
         typer.Option(
@@ -113,6 +122,10 @@ def calibrate(
             )
         if user is not None:
             cfg = cfg.model_copy(update={"user": user})
+        if mapping is not None:
+            if not mapping.is_file():
+                raise ConfigError(f"--mapping {mapping}: no such file")
+            cfg = cfg.model_copy(update={"layout": str(mapping)})
         if encoder is not None:
             if not encoder.exists():
                 raise ConfigError(f"--encoder {encoder}: no such file")

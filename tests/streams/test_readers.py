@@ -169,6 +169,17 @@ def test_brainvision(generated: Generated, tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("suffix", [".edf", ".vhdr", "_raw.fif", ".xdf"])
+def test_unitless_emg_roundtrip(generated: Generated, tmp_path: Path, suffix: str) -> None:
+    """Myo samples carry no unit: every format writes and reads them back unchanged."""
+    src = read_recording(generated["myo"])
+    back = read_recording(write_recording(src, tmp_path / f"myo{suffix}"))
+    want = src.signals[0].data
+    step = np.ptp(want, axis=1, keepdims=True) / 65535 if suffix == ".edf" else 1e-4
+    assert (np.abs(back.signals[0].data - want) <= step + 1e-4).all()
+    assert len(back.markers) == len(src.markers)
+
+
 def test_writer_errors(generated: Generated, tmp_path: Path) -> None:
     src = generated.sources["vhdr"]  # string markers
     with pytest.raises(RecordingError, match=r"marker 'face' is not an integer.*codes="):

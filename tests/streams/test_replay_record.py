@@ -270,8 +270,8 @@ def test_mne_lsl_reads_our_outlets(generated, uid):
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        s = StreamLSL(bufsize=2.0, name=f"synth-{uid}", stype="EEG").connect(timeout=15.0)
+    try:  # generous timeouts: both processes start slowly on a loaded machine
+        s = StreamLSL(bufsize=2.0, name=f"synth-{uid}", stype="EEG").connect(timeout=60.0)
         assert s.info["sfreq"] == 250.0
         assert s.ch_names == [
             "Fz",
@@ -295,7 +295,7 @@ def test_mne_lsl_reads_our_outlets(generated, uid):
         s.disconnect()
         edf = generated["edf"]
         r = StreamLSL(bufsize=2.0, name=edf.stem, source_id=f"{uid}-{edf.name}").connect(
-            timeout=10.0
+            timeout=60.0
         )
         want = generated.sources["edf"].signals[0].spec
         assert r.info["sfreq"] == want.sfreq == 160.0 and r.ch_names == list(want.ch_names)
