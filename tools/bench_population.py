@@ -48,6 +48,7 @@ def run_set(
     foundation: list[str] | None = None,
     pooled_only_foundation: bool = False,
     progress: bool = True,
+    test_subjects: list[str] | None = None,
 ) -> dict:
     """Leave-one-subject-out on one set; returns the result dict (rows, selection, summary)."""
     from threadpoolctl import threadpool_limits
@@ -81,6 +82,7 @@ def run_set(
             cands,
             lambda n, t: _factory(n, cfg, t),
             n_per_class=n_per_class or [5, 10, 20, 40, None],
+            test_subjects=test_subjects,
             progress=progress,
         )
     res.update(
@@ -102,6 +104,25 @@ def markdown(results: list[dict]) -> str:
     return loso_markdown(results)
 
 
+def merge(parts: list[dict]) -> list[dict]:
+    """Join results of one set run in several processes (``--test-subjects``) into one."""
+    from bci.models.calibration._population import summarize
+
+    by_set: dict[str, dict] = {}
+    for r in parts:
+        if r["set"] not in by_set:
+            by_set[r["set"]] = {**r, "rows": list(r["rows"]), "selection": list(r["selection"])}
+            continue
+        m = by_set[r["set"]]
+        m["rows"] += r["rows"]
+        m["selection"] += r["selection"]
+        m["seconds"] = max(m["seconds"], r["seconds"])
+    for m in by_set.values():
+        m["selection"].sort(key=lambda s: s["subject"])
+        m["summary"] = summarize(m["rows"], m["selection"])
+    return list(by_set.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", nargs="+", default=None, help="Trials per class ('all' for the whole pool)."
     )
     p.add_argument("--foundation", nargs="+", default=None, help="Foundation strategies.")
+    p.add_argument(
+        "--test-subjects", nargs="+", default=None, help="Only these subjects as new users."
+    )
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        help="Join the JSON files of runs split by --test-subjects instead of running.",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("bci.models", "bci.models.calibration._evaluate"):
@@ -121,8 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes:
         sizes = [None if s == "all" else int(s) for s in args.sizes]
     results = []
-    for name in args.only:
-        results.append(run_set(name, args.encoder, sizes, args.foundation))
+    if args.merge:
+        parts = [r for f in args.merge for r in json.loads(Path(f).read_text())]
+        results = merge(parts)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    for name in [] if args.merge else args.only:
+        results.append(
+            run_set(name, args.encoder, sizes, args.foundation, test_subjects=args.test_subjects)
+        )
         logger.info("%s: %s", name, results[-1]["summary"])
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -175,9 +175,11 @@ def load_subject(
     Raises :class:`CalibrationDataError` when no file of the subject has a usable trial.
     """
     parts = []
+    # files may hold one class each (Myo): the per-class minimum is checked on the subject
+    per_file = config.model_copy(update={"min_trials_per_class": 0})
     for f in files:
         try:
-            t = load_trials([f], config)
+            t = load_trials([f], per_file)
         except (RecordingError, ValueError) as exc:
             logger.warning("%s: skipped (%s)", f, exc)
             continue
@@ -187,7 +189,14 @@ def load_subject(
         raise CalibrationDataError(
             f"subject {subject or '?'}: no usable trial in {len(files)} recording(s)"
         )
-    return concat_trials(parts)
+    out = concat_trials(parts)
+    few = {c: n for c, n in out.counts().items() if n < config.min_trials_per_class}
+    if few:
+        raise CalibrationDataError(
+            f"subject {subject or '?'}: too few trials per class {few} (need >= "
+            f"{config.min_trials_per_class}: min_trials_per_class)"
+        )
+    return out
 
 
 def load_population(
@@ -431,6 +440,7 @@ def leave_one_subject_out(
     calibration_share: float = 0.5,
     select_at: Sequence[int | None] = (20,),
     inner_folds: int = 3,
+    test_subjects: Sequence[str] | None = None,
     progress: bool = False,
 ) -> dict:
     """Leave-one-subject-out over ``subjects`` with few-trial calibration.
@@ -454,6 +464,8 @@ def leave_one_subject_out(
         inner cross-validation on the calibration trials.
     inner_folds : int
         Folds of that inner cross-validation.
+    test_subjects : sequence of str | None
+        Only these subjects are new users (the others stay in every population); default all.
 
     Returns
     -------
@@ -474,9 +486,10 @@ def leave_one_subject_out(
     erp_pos = pos if config.family == "erp" else None
     rows: list[dict] = []
     selection: list[dict] = []
-    jobs = [(s, n) for s in names for n in n_per_class]
+    jobs = [(s, n) for s in names if s in (test_subjects or names) for n in n_per_class]
     bar = tqdm(jobs, desc="leave-one-subject-out", disable=not progress)
     pops: dict[str, Population] = {}
+    done: dict[tuple[str, bytes], list[dict]] = {}
     for test, n in bar:
         if test not in pops:
             others = [s for s in names if s != test]
@@ -499,6 +512,10 @@ def leave_one_subject_out(
             c: int(len(np.unique(user.groups[cal][user.y[cal] == k])))
             for k, c in enumerate(config.classes)
         }
+        key = (test, cal.tobytes())
+        if key in done and n not in select_at:  # the same calibration as an earlier size
+            rows += [{**r, "n_per_class": n} for r in done[key]]
+            continue
         fitted: dict[str, float] = {}
         for name in candidates:
             make = _candidate(name, factory(base_name(name), user), pop, config)
@@ -511,7 +528,7 @@ def leave_one_subject_out(
                 logger.warning("%s %s n=%s skipped: %s", test, name, n, exc)
                 continue
             fitted[name] = score
-            rows.append(
+            done.setdefault(key, []).append(
                 {
                     "subject": test,
                     "n_per_class": n,
@@ -522,6 +539,7 @@ def leave_one_subject_out(
                     "seconds": round(time.perf_counter() - t0, 2),
                 }
             )
+            rows.append(done[key][-1])
         if n in select_at:
             sel = {"subject": test, "n_per_class": n}
             for kind, group in (
