@@ -143,7 +143,7 @@ def test_websocket_frames_and_token(uid):
     meta = next(f["meta"] for f in frames if "meta" in f)
     assert meta["ch_names"] == [f"ch{i}" for i in range(8)] and meta["display_rate"] == 125.0
     sig = [f["signal"] for f in frames if "signal" in f]
-    x = np.hstack([np.frombuffer(base64.b64decode(s["x"]), "<f4").reshape(8, -1) for s in sig[1:]])
+    x = np.hstack([np.frombuffer(base64.b64decode(s["x"]), "<f4").reshape(8, -1) for s in sig])
     assert x.shape[1] >= 100
     assert 5 < np.nanstd(x[0, -100:]) < 25  # a 20 uV sine after the 1-40 Hz band-pass
     quality = next(f["quality"] for f in frames if "quality" in f)
