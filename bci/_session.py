@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from . import _sources
-from ._errors import DecoderError
+from ._errors import ConfigError, DecoderError
 from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol recorded whenever they are on the network.
+#: Streams of the stimulus protocol, recorded when the session started them (see
+#: ``bci._ownership``) or when ``recording.streams`` names them.
 PROTOCOL_STREAMS = _sources.PROTOCOL_STREAMS
 
 
@@ -78,6 +79,10 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         session=config.name,
         window=config.window.length,
         hop=config.window.hop,
+        mode=config.window.mode,
+        marker_stream=config.window.markers,
+        cue_streams=tuple(config.scoring.cues) if config.scoring.cues is not None else None,
+        cue_mapping=_cue_mapping(config.scoring.mapping),
         bandpass=bandpass,
         notch=notch,
         reref=reref,
@@ -92,6 +97,38 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         warmup=config.decoder.warmup,
         publish_raw=config.outputs.mqtt.enabled and config.outputs.mqtt.publish_raw,
     )
+
+
+def _cue_mapping(mapping: dict | str | None) -> dict | None:
+    """``scoring.mapping``: a dict, or a calibration config whose ``mapping`` to use."""
+    if mapping is None or isinstance(mapping, dict):
+        return mapping
+    from .config import load_config
+    from .config._calibration import CalibrationConfig
+
+    return dict(load_config(mapping, CalibrationConfig).mapping)
+
+
+def _check_mqtt(mqtt: Any, on_auth_error: str) -> None:
+    """Stop the session (``on_auth_error: stop``) when the broker refused us for good."""
+    failure = mqtt.failure
+    if mqtt.off and failure is not None:
+        s = mqtt.settings
+        if on_auth_error == "stop":
+            raise ConfigError(
+                f"{failure.message(s.host, s.port)}. The session stops "
+                "(outputs.mqtt.on_auth_error: stop; 'continue' runs on without MQTT)."
+            )
+        logger.warning(
+            "MQTT is off for this session (%s); decisions still go to LSL and the recording "
+            "(outputs.mqtt.on_auth_error: continue)",
+            failure.kind,
+        )
+
+
+async def _stop_when(event: asyncio.Event, stop: asyncio.Event) -> None:
+    await event.wait()
+    stop.set()
 
 
 def run_session(
@@ -142,12 +179,17 @@ async def _run(
     handle_signals: bool,
 ) -> SessionResult:
     from ._decoder import DecoderONNX
+    from ._ownership import new_session_id
     from ._runtime import Engine
 
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
-    sources = _sources.SessionSources()
+    session_id = new_session_id(config.name)
+    logger.info("session id %s (tags the source_id of every stream it starts)", session_id)
+    sources = _sources.SessionSources(session_id)
     engine = recorder = mqtt = broker = None
+    summary: dict | None = None
+    started = False
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
@@ -169,7 +211,10 @@ async def _run(
         aux += await asyncio.to_thread(
             _sources.protocol_sources,
             sources.protocol_names,
-            {source.spec.name, *(a.spec.name for a in aux)},
+            {source.spec.source_id, *(a.spec.source_id for a in aux)},
+            session_id,
+            list(config.recording.streams) if config.recording.enabled else [],
+            sources.protocol_ids,
         )
         settings = _engine_settings(config, decoder)
         if config.recording.enabled:
@@ -201,18 +246,17 @@ async def _run(
                     topic_prefix=m.topic_prefix,
                     qos=m.qos,
                     username=m.username,
-                    password=m.password,
+                    password=m.resolve_password(),
                     tls=m.tls,
                     ca_file=m.ca_file,
+                    cert_file=m.cert_file,
+                    key_file=m.key_file,
+                    key_password=m.resolve_key_password(),
                 )
             )
             await mqtt.start()
-            if not await mqtt.wait_connected(3.0):
-                logger.warning(
-                    "MQTT broker %s:%s not reachable yet; decisions are queued and counted",
-                    m.host,
-                    mqtt_port,
-                )
+            await mqtt.wait_connected(3.0)  # an unreachable broker is reported by the client
+            _check_mqtt(mqtt, m.on_auth_error)
         engine = Engine(
             source,
             decoder,
@@ -224,6 +268,7 @@ async def _run(
             outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
+        await asyncio.to_thread(sources.begin)  # replays start once the engine is connected
         if mqtt is not None:
             mqtt.publish(
                 "status",
@@ -248,22 +293,51 @@ async def _run(
             config.name,
             f" for {duration:g} s" if duration else "",
         )
+        ends = None
+        if sources.finite:
+
+            async def end_of_data() -> None:
+                await asyncio.to_thread(sources.wait_end)
+                await asyncio.sleep(0.5)  # the last samples through the inlets
+                logger.info("replay finished: end of the recording")
+                stop.set()
+
+            ends = asyncio.create_task(end_of_data())
+        watch = (
+            asyncio.create_task(_stop_when(mqtt.failed, stop))
+            if mqtt is not None and m.on_auth_error == "stop"
+            else None
+        )
+        started = True
         try:
             await engine.run(duration=duration, stop=stop)
         finally:
+            for task in (ends, watch):
+                if task is not None:
+                    task.cancel()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
+        if mqtt is not None:
+            _check_mqtt(mqtt, m.on_auth_error)
         summary = engine.snapshot()
     finally:
         if engine is not None:
             engine.close()
         if mqtt is not None:
             await mqtt.stop()
+            if summary is not None:  # one set of MQTT numbers: the final ones, after the flush
+                summary["mqtt"] = mqtt.counts()
+                summary["counters"]["mqtt_sent"] = mqtt.sent
+                summary["counters"]["mqtt_unsent"] = mqtt.unsent
         if broker is not None:
             await asyncio.to_thread(broker.stop)
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
+            if not started:  # failed before the first sample: leave no empty file behind
+                rec_path.unlink(missing_ok=True)
+                logger.info("the session did not start; no recording kept")
+                rec_path = None
         sources.stop()
     return SessionResult(rec_path, summary, mqtt.counts() if mqtt is not None else {}, mqtt_port)
 

@@ -33,6 +33,7 @@ def _register() -> None:
         "replay": ("replay", "streams"),
         "devices": ("devices", "streams"),
         "calibrate": ("calibrate", "per-user calibration"),
+        "evaluate": ("evaluate", "pseudo-online scoring"),
         "pretrain": ("pretrain", "foundation model"),
         "export": ("export", "foundation model"),
         "export-bids": ("export_bids", "BIDS export"),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from ._common import cli_errors, cli_values
 
 
 def run(
@@ -33,15 +33,17 @@ def run(
     """Decode a live session: stream, decode, publish on LSL/MQTT, record to XDF."""
     import logging
 
-    from .._runtime._status import status_table, summary_lines
+    from .._runtime._status import decision_rows, status_table, summary_lines
     from .._session import SessionResult, run_session
-    from ..config import load_config, shipped_config
+    from ..config import SessionConfig, load_config, shipped_config
 
     with cli_errors():
         if config is None:
             cfg = load_config(shipped_config("default.yaml"))
         else:
-            cfg = load_config(config)
+            cfg = load_config(config, SessionConfig)
+        if duration is not None:  # the rules of the config key `duration` apply to the flag
+            cfg = cli_values(SessionConfig, {"duration": duration}, {"duration": "--duration"}, cfg)
         on_metrics = None
         live_view = None
         if live:
@@ -68,12 +70,14 @@ def run(
 
                 def on_metrics(snap: dict) -> None:
                     p = snap["latency_ms"]["decision"]
+                    labels = "; ".join(f"{k} {v}" for k, v in decision_rows(snap))
                     log.info(
-                        "%.1f decisions/s, decision latency p50 %s p99 %s ms, overruns %d",
+                        "%.1f decisions/s, decision latency p50 %s p99 %s ms, overruns %d%s",
                         snap["decisions_per_s"],
                         p["p50"],
                         p["p99"],
                         snap["counters"]["overruns"],
+                        f"; {labels}" if labels else "",
                     )
 
         viewer = _start_view(cfg, view_port) if view else None
@@ -89,8 +93,8 @@ def run(
                 typer.echo(line)
             if result.mqtt:
                 typer.echo(
-                    f"  MQTT port {result.mqtt_port}: sent {result.mqtt['sent']}, unsent "
-                    f"{result.mqtt['unsent']}, reconnects {result.mqtt['reconnects']}"
+                    f"  MQTT port {result.mqtt_port}: {result.mqtt['state']}, reconnects "
+                    f"{result.mqtt['reconnects']}"
                 )
             if result.recording is not None:
                 typer.echo(f"recording: {result.recording}")

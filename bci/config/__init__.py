@@ -16,6 +16,7 @@ from ._runtime import (
     PreprocessConfig,
     QualityConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._session import SessionConfig
@@ -48,6 +49,7 @@ __all__ = [
     "QualityConfig",
     "RecordingConfig",
     "ReplaySourceConfig",
+    "ScoringConfig",
     "SessionConfig",
     "SimulatedFaultsConfig",
     "SimulatedSourceConfig",
