@@ -199,8 +199,14 @@ def create_app(hub: Hub, settings: ViewSettings):  # noqa: ANN201 - a Starlette 
         finally:
             reader.cancel()
 
+    async def favicon(request):  # noqa: ANN001, ANN202
+        from starlette.responses import Response
+
+        return Response(status_code=204)
+
     routes = [
         Route("/", index),
+        Route("/favicon.ico", favicon),
         Route("/config", config),
         WebSocketRoute("/ws", ws),
         Mount("/static", StaticFiles(directory=static), name="static"),

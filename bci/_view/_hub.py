@@ -217,12 +217,12 @@ class Hub:
 
     # ------------------------------------------------------------------ readers
     def _visible(self) -> list:
-        """Streams on the network, resolved at most every 2 s for all readers together."""
+        """Streams on the network, resolved at most once a second for all readers together."""
         from bci.devices import list_streams
 
         with self._resolve_lock:
             now = time.monotonic()
-            if now - self._resolved_at > 2.0:
+            if now - self._resolved_at > 1.0:
                 self._resolved = list_streams(timeout=0.5, desc=False)
                 self._resolved_at = time.monotonic()
             return self._resolved
@@ -249,7 +249,7 @@ class Hub:
         while not self._stop.is_set():
             found = self._find(role, name)
             if found is None:
-                self._stop.wait(1.0)
+                self._stop.wait(0.5)
                 continue
             src = SourceLSL(name=found, timeout=2.0, bufsize=2.0, silence_timeout=1.0)
             try:
@@ -287,7 +287,7 @@ class Hub:
         while not self._stop.is_set():
             found = pylsl.resolve_byprop("name", name, 1, 1.0) if self._find(role, name) else []
             if not found:
-                self._stop.wait(1.0)
+                self._stop.wait(0.5)
                 continue
             inlet = pylsl.StreamInlet(found[0], max_buflen=2, recover=False)
             n_ch = found[0].channel_count()

@@ -112,7 +112,7 @@ class ViewServer:
         deadline = time.monotonic() + timeout
         while not self._server.started and time.monotonic() < deadline:
             time.sleep(0.02)
-        logger.info("live view at %s", self.url)
+        logger.debug("live view at %s", self.url)
         return self
 
     def stop(self) -> ViewServer:

@@ -143,8 +143,9 @@ def test_websocket_frames_and_token(uid):
     meta = next(f["meta"] for f in frames if "meta" in f)
     assert meta["ch_names"] == [f"ch{i}" for i in range(8)] and meta["display_rate"] == 125.0
     sig = [f["signal"] for f in frames if "signal" in f]
-    x = np.frombuffer(base64.b64decode(sig[-1]["x"]), "<f4").reshape(8, -1)
-    assert 5 < np.nanstd(x[0]) < 25  # a 20 uV sine after the 1-40 Hz band-pass
+    x = np.hstack([np.frombuffer(base64.b64decode(s["x"]), "<f4").reshape(8, -1) for s in sig])
+    assert x.shape[1] >= 100
+    assert 5 < np.nanstd(x[0, -100:]) < 25  # a 20 uV sine after the 1-40 Hz band-pass
     quality = next(f["quality"] for f in frames if "quality" in f)
     assert [q["status"] for q in quality] == ["ok"] * 8
     # after the first frame, every frame is bounded by the 2 s backlog
@@ -184,3 +185,38 @@ def test_hub_latency_overruns_and_online_accuracy():
     assert (acc["scored"], acc["correct"]) == (4, 3) and acc["chance"] == pytest.approx(1 / 3)
     dec, n = hub.decisions_since(2)
     assert n == 5 and [d[2] for d in dec] == [0, 1, 0]
+
+
+@pytest.mark.timeout(60)
+def test_any_stream_brainflow_synthetic_with_its_resistance_stream(uid):
+    """A BrainFlow board's stream (not a session): traces and quality; its resistance stream is
+    read, and used per channel only when it has one value per signal channel (the synthetic
+    board has 2 for 16 channels: then no channel gets a made-up impedance)."""
+    import websockets
+
+    from bci.devices import BoardBrainFlow
+
+    board = BoardBrainFlow("synthetic", {}, f"bf-{uid}").start()
+    names = {k: f"{k}-{uid}" for k in ("decisions", "markers", "stimuli", "truth")}
+    view = ViewServer(ViewSettings(signal=f"bf-{uid}", port=0, **names)).start()
+
+    async def quality_with_resistance_live() -> tuple[dict, list, dict]:
+        meta = None
+        async with websockets.connect(f"ws://127.0.0.1:{view.port}/ws") as ws:
+            t_end = time.monotonic() + 30
+            while time.monotonic() < t_end:
+                f = json.loads(await ws.recv())
+                meta = f.get("meta", meta)
+                q = f.get("quality")
+                if q and f["status"].get("impedance") == "live":
+                    return meta, q, view.hub.signal.impedance_kohm
+        pytest.fail("no quality with the resistance stream attached within 30 s")
+
+    try:
+        meta, quality, imp = asyncio.run(quality_with_resistance_live())
+    finally:
+        view.stop()
+        board.stop()
+    assert meta["ch_names"][:3] == ["Fz", "C3", "Cz"] and meta["sfreq"] == 250.0
+    assert len(quality) == 16 and imp is None
+    assert all(c["impedance_kohm"] is None for c in quality)

@@ -230,7 +230,7 @@ function buildQualityTable() {
   S.names.forEach((ch, i) => {
     const tr = document.createElement("tr"); tr.dataset.ch = ch;
     const req = S.required === null || S.required.includes(ch) ? " *" : "";
-    tr.innerHTML = `<td>${ch}${req}</td><td class="status">–</td><td class="std">–</td><td class="line">–</td>` +
+    tr.innerHTML = `<td>${ch}${req}</td><td class="status">–</td><td class="std">–</td><td class="line">–</td><td class="imp">–</td>` +
       `<td><span class="sc">×1</span><button data-i="${i}" data-f="0.5" title="zoom in">+</button><button data-i="${i}" data-f="2" title="zoom out">−</button></td>`;
     body.appendChild(tr);
   });
@@ -250,6 +250,7 @@ function setQuality(list) {
     tr.querySelector(".status").textContent = q.status.replace("_", " ");
     tr.querySelector(".std").textContent = q.std_uv === null ? "–" : q.std_uv.toFixed(1);
     tr.querySelector(".line").textContent = (100 * q.line_ratio).toFixed(0) + " %";
+    tr.querySelector(".imp").textContent = q.impedance_kohm === null ? "–" : q.impedance_kohm.toFixed(0);
   }
   if (S.plots.traces) S.plots.traces.redraw(false, true);
 }
