@@ -95,7 +95,8 @@ class DecodedRecording:
     signal : str
         Name of the decoded stream.
     counters : dict
-        Windows, skipped hops, windows over non-finite samples, stale drops, missed onsets.
+        Windows, skipped hops, windows over non-finite samples, stale drops; event-locked:
+        ``onsets``, ``onsets_missed``, ``onsets_incomplete``.
     latency_ms : dict | None
         LSL replay only: the live latency percentiles per stage (ms, replay schedule).
     """
@@ -209,6 +210,7 @@ def _settings(
         warmup=cfg.decoder.warmup if lsl else 0,
         mode=cfg.window.mode,
         marker_stream=cfg.window.markers,
+        grid_windows=True,  # the same windows in virtual time and over LSL
     )
 
 
@@ -243,6 +245,15 @@ def _rows(n_classes: int, items: list[dict]) -> np.ndarray:
             d["marker"] or "",
         )
     return out
+
+
+def _onset_counts(pipe: Any, counters: dict) -> None:
+    """Event-locked: onsets seen, missed (arrived after their epoch left the ring) and
+    incomplete (the file ended before the epoch did)."""
+    if pipe.epocher is not None:
+        counters["onsets"] = pipe.epocher.n_onsets
+        counters["onsets_missed"] = pipe.epocher.n_missed
+        counters["onsets_incomplete"] = len(pipe.epocher.pending)
 
 
 def _virtual(sig: Signal, markers: list, decoder: Any, settings: EngineSettings) -> tuple:
@@ -290,9 +301,7 @@ def _virtual(sig: Signal, markers: list, decoder: Any, settings: EngineSettings)
         if len(pending) >= VIRTUAL_BATCH:
             flush()
     flush()
-    if pipe.epocher is not None:
-        counters["onsets"] = pipe.epocher.n_onsets
-        counters["missed_onsets"] = pipe.epocher.n_missed + len(pipe.epocher.pending)
+    _onset_counts(pipe, counters)
     return _rows(len(pipe.classes), items), counters, pipe
 
 
@@ -358,9 +367,7 @@ def _replay(player: Any, decoder: Any, settings: EngineSettings, sig_name: str) 
         )
     counters = dict(snap["counters"])
     pipe = engine.pipeline
-    if pipe.epocher is not None:
-        counters["onsets"] = pipe.epocher.n_onsets
-        counters["missed_onsets"] = pipe.epocher.n_missed + len(pipe.epocher.pending)
+    _onset_counts(pipe, counters)
     return _rows(len(pipe.classes), items), counters, pipe, snap["latency_ms"]
 
 

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from . import _sources
-from ._errors import DecoderError
+from ._errors import ConfigError, DecoderError
 from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol recorded whenever they are on the network.
+#: Streams of the stimulus protocol, recorded when the session started them (see
+#: ``bci._ownership``) or when ``recording.streams`` names them.
 PROTOCOL_STREAMS = _sources.PROTOCOL_STREAMS
 
 
@@ -80,6 +81,8 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         hop=config.window.hop,
         mode=config.window.mode,
         marker_stream=config.window.markers,
+        cue_streams=tuple(config.scoring.cues) if config.scoring.cues is not None else None,
+        cue_mapping=_cue_mapping(config.scoring.mapping),
         bandpass=bandpass,
         notch=notch,
         reref=reref,
@@ -94,6 +97,38 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         warmup=config.decoder.warmup,
         publish_raw=config.outputs.mqtt.enabled and config.outputs.mqtt.publish_raw,
     )
+
+
+def _cue_mapping(mapping: dict | str | None) -> dict | None:
+    """``scoring.mapping``: a dict, or a calibration config whose ``mapping`` to use."""
+    if mapping is None or isinstance(mapping, dict):
+        return mapping
+    from .config import load_config
+    from .config._calibration import CalibrationConfig
+
+    return dict(load_config(mapping, CalibrationConfig).mapping)
+
+
+def _check_mqtt(mqtt: Any, on_auth_error: str) -> None:
+    """Stop the session (``on_auth_error: stop``) when the broker refused us for good."""
+    failure = mqtt.failure
+    if mqtt.off and failure is not None:
+        s = mqtt.settings
+        if on_auth_error == "stop":
+            raise ConfigError(
+                f"{failure.message(s.host, s.port)}. The session stops "
+                "(outputs.mqtt.on_auth_error: stop; 'continue' runs on without MQTT)."
+            )
+        logger.warning(
+            "MQTT is off for this session (%s); decisions still go to LSL and the recording "
+            "(outputs.mqtt.on_auth_error: continue)",
+            failure.kind,
+        )
+
+
+async def _stop_when(event: asyncio.Event, stop: asyncio.Event) -> None:
+    await event.wait()
+    stop.set()
 
 
 def run_session(
@@ -144,32 +179,50 @@ async def _run(
     handle_signals: bool,
 ) -> SessionResult:
     from ._decoder import DecoderONNX
+    from ._ownership import new_session_id
     from ._runtime import Engine
 
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
-    sources = _sources.SessionSources()
+    session_id = new_session_id(config.name)
+    logger.info("session id %s (tags the source_id of every stream it starts)", session_id)
+    sources = _sources.SessionSources(session_id)
     engine = recorder = mqtt = broker = presenter = None
+    summary: dict | None = None
+    started = False
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
-        source, aux = await asyncio.to_thread(sources.start, list(config.sources), config.name)
-        protocol = sources.protocol_names
+        source, aux = await asyncio.to_thread(sources.start, list(config.sources))
+        # warn or refuse on bad required channels (not for a replay: it would skip its start)
+        if config.quality.on_bad != "off" and config.sources[0].kind != "replay":
+            from bci.devices import SourceLSL
+
+            from ._quality import startup_check
+
+            probe = SourceLSL(source.name, source.stype, source.source_id, timeout=10.0)
+            need = config.preprocess.channels or decoder.ch_names
+            await asyncio.to_thread(
+                startup_check, probe, config.quality, need, config.preprocess.notch or 50.0
+            )
+        protocol, expected = sources.protocol_names, dict(sources.protocol_ids)
         if config.paradigm is not None:  # on screen, with the decoded result as feedback
             from bci.stimuli._paradigm_show import session_presenter
 
-            presenter, pcfg = session_presenter(config)
+            presenter, pcfg = session_presenter(config, session_id)
             await asyncio.to_thread(presenter.start)
-            w = pcfg.window
-            extra = (w.marker_stream, w.description_stream, pcfg.frame_stream)
-            protocol = tuple(dict.fromkeys((*protocol, *extra)))
+            protocol = tuple(dict.fromkeys((*protocol, *presenter.source_ids)))
+            expected |= presenter.source_ids
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
             _sources.protocol_sources,
             protocol,
-            {source.spec.name, *(a.spec.name for a in aux)},
+            {source.spec.source_id, *(a.spec.source_id for a in aux)},
+            session_id,
+            list(config.recording.streams) if config.recording.enabled else [],
+            expected,
         )
         settings = _engine_settings(config, decoder)
         if config.recording.enabled:
@@ -201,18 +254,17 @@ async def _run(
                     topic_prefix=m.topic_prefix,
                     qos=m.qos,
                     username=m.username,
-                    password=m.password,
+                    password=m.resolve_password(),
                     tls=m.tls,
                     ca_file=m.ca_file,
+                    cert_file=m.cert_file,
+                    key_file=m.key_file,
+                    key_password=m.resolve_key_password(),
                 )
             )
             await mqtt.start()
-            if not await mqtt.wait_connected(3.0):
-                logger.warning(
-                    "MQTT broker %s:%s not reachable yet; decisions are queued and counted",
-                    m.host,
-                    mqtt_port,
-                )
+            await mqtt.wait_connected(3.0)  # an unreachable broker is reported by the client
+            _check_mqtt(mqtt, m.on_auth_error)
         engine = Engine(
             source,
             decoder,
@@ -224,7 +276,7 @@ async def _run(
             outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
-        await asyncio.to_thread(sources.start_replays)
+        await asyncio.to_thread(sources.begin)  # replays start once the engine is connected
         if mqtt is not None:
             mqtt.publish(
                 "status",
@@ -260,23 +312,32 @@ async def _run(
                 stop.set()
 
             ends = asyncio.create_task(end_of_paradigm())
-        if sources.replays and not any(p.loop for p in sources.replays):
+        if sources.finite:
 
-            async def end_of_files() -> None:
-                await asyncio.to_thread(sources.wait_replays)
+            async def end_of_data() -> None:
+                await asyncio.to_thread(sources.wait_end)
                 await asyncio.sleep(0.5)  # the last samples through the inlets
                 logger.info("replay finished: end of the recording")
                 stop.set()
 
-            ends = asyncio.create_task(end_of_files())
+            ends = asyncio.create_task(end_of_data())
+        watch = (
+            asyncio.create_task(_stop_when(mqtt.failed, stop))
+            if mqtt is not None and m.on_auth_error == "stop"
+            else None
+        )
+        started = True
         try:
             await engine.run(duration=duration, stop=stop)
         finally:
-            if ends is not None:
-                ends.cancel()
+            for task in (ends, watch):
+                if task is not None:
+                    task.cancel()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
+        if mqtt is not None:
+            _check_mqtt(mqtt, m.on_auth_error)
         summary = engine.snapshot()
         if presenter is not None and presenter.summary is not None:
             from bci.stimuli._paradigm import selection_summary
@@ -289,13 +350,21 @@ async def _run(
             engine.close()
         if mqtt is not None:
             await mqtt.stop()
+            if summary is not None:  # one set of MQTT numbers: the final ones, after the flush
+                summary["mqtt"] = mqtt.counts()
+                summary["counters"]["mqtt_sent"] = mqtt.sent
+                summary["counters"]["mqtt_unsent"] = mqtt.unsent
         if broker is not None:
             await asyncio.to_thread(broker.stop)
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
+            if not started:  # failed before the first sample: leave no empty file behind
+                rec_path.unlink(missing_ok=True)
+                logger.info("the session did not start; no recording kept")
+                rec_path = None
+        sources.stop()  # the participant stops listening before the presenter's outlets go
         if presenter is not None:
             await asyncio.to_thread(presenter.stop)
-        sources.stop()
     return SessionResult(rec_path, summary, mqtt.counts() if mqtt is not None else {}, mqtt_port)
 
 

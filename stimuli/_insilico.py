@@ -315,17 +315,69 @@ class InSilicoModel(nn.Module):
         return self
 
     @torch.no_grad()
+    def fit_untrained(self, stimuli: np.ndarray | torch.Tensor, seed: int = 0) -> InSilicoModel:
+        """A fixed random readout (the untrained-readout ablation): no response is used.
+
+        The features are standardized on ``stimuli`` (images only) and read out with weights
+        drawn from N(0, 1 / n_features) by ``seed``; the bias is 0.
+        """
+        x = torch.as_tensor(np.asarray(stimuli), dtype=torch.float32, device=self.bias.device)
+        feats = torch.cat([self.features(x[i : i + 32]) for i in range(0, len(x), 32)])
+        self.mu = feats.mean(0)
+        self.sd = feats.std(0) + 1e-6
+        g = torch.Generator().manual_seed(int(seed))
+        w = torch.randn(feats.shape[1], self.n_outputs, generator=g) / math.sqrt(feats.shape[1])
+        self.weight = w.to(feats.device)
+        self.bias = torch.zeros(self.n_outputs, device=feats.device)
+        self.fitted = True
+        return self
+
+    @torch.no_grad()
     def predict(self, stimuli: np.ndarray) -> np.ndarray:
         """Predicted responses for a stack of images, as numpy."""
         x = torch.as_tensor(np.asarray(stimuli), dtype=torch.float32, device=self.bias.device)
         return self(x).cpu().numpy()
 
 
+def cross_validate(
+    model: InSilicoModel, stimuli: np.ndarray, responses: np.ndarray, folds: int = 5
+) -> np.ndarray:
+    """Held-out predictions of a fresh readout: ``folds``-fold cross-validation.
+
+    Every stimulus is predicted by a readout fitted on the other folds (contiguous folds in
+    presentation order). The model's own readout is refitted on all trials at the end.
+    Returns ``(n,)`` predictions of output 0.
+    """
+    x = np.asarray(stimuli)
+    y = np.asarray(responses, dtype=np.float64).reshape(len(x), -1)
+    n = len(x)
+    folds = int(min(folds, n // 2))
+    if folds < 2:
+        raise ValueError(f"cross-validation needs >= 4 trials, got {n}")
+    fold = np.arange(n) * folds // n
+    pred = np.full(n, np.nan)
+    for k in range(folds):
+        test = fold == k
+        model.fit(x[~test], y[~test])
+        pred[test] = model.predict(x[test])[:, 0]
+    model.fit(x, y)
+    return pred
+
+
 def build_model(
     cfg, n_outputs: int = 1, frequency: float | None = None, frame_rate: float = 60.0
 ) -> InSilicoModel:
-    """The in-silico model described by ``closed_loop.model`` (an :class:`InSilicoConfig`)."""
-    front = load_front_end(cfg.front_end, cfg.image_size, **dict(cfg.front_end_kwargs))
+    """The in-silico model described by ``closed_loop.model`` (an :class:`InSilicoConfig`).
+
+    The built-in front ends take their tuning from ``cfg.frequencies`` and ``cfg.n_orient``
+    (a mis-specified model is the same front end with other values); a dotted-path front end
+    gets ``cfg.front_end_kwargs`` only.
+    """
+    kwargs = dict(cfg.front_end_kwargs)
+    if cfg.front_end in FRONT_ENDS:
+        kwargs.setdefault("frequencies", tuple(float(f) for f in cfg.frequencies))
+        kwargs.setdefault("n_orient", int(cfg.n_orient))
+    front = load_front_end(cfg.front_end, cfg.image_size, **kwargs)
     return InSilicoModel(
         front,
         n_outputs=n_outputs,

@@ -16,7 +16,6 @@ Participants:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -78,6 +77,30 @@ def grating(
     return np.clip(0.5 + contrast * np.sqrt(2) * np.sin(2 * np.pi * cycles * u), 0, 1)
 
 
+def probe_image(size: int, contrast: float, seed: int) -> np.ndarray:
+    """A calibration probe: oriented band-pass noise with RMS contrast ``contrast``.
+
+    Centre frequency (1.5-24 cycles per image, log-uniform), orientation, bandwidth (0.5-1.5
+    octaves) and orientation spread (from isotropic to grating-like) are drawn from ``seed``,
+    so a set of probes spans the spatial-frequency x orientation space the front end encodes.
+    """
+    rng = np.random.default_rng(seed)
+    fy = np.fft.fftfreq(size, 1.0 / size)[:, None]
+    fx = np.fft.fftfreq(size, 1.0 / size)[None, :]
+    rad = np.hypot(fx, fy)
+    ang = np.arctan2(fy, fx)
+    f0 = 2 ** rng.uniform(np.log2(1.5), np.log2(24.0))
+    theta = rng.uniform(0.0, np.pi)
+    kappa = float(rng.choice([0.0, 0.0, 1.0, 4.0, 16.0]))
+    bw = rng.uniform(0.5, 1.5)
+    amp = np.exp(-(np.log2(np.maximum(rad, 1e-6) / f0) ** 2) / (2 * bw**2))
+    amp = amp * np.exp(kappa * (np.cos(2 * (ang - theta)) - 1.0))
+    amp[0, 0] = 0.0
+    img = np.real(np.fft.ifft2(amp * np.exp(2j * np.pi * rng.random((size, size)))))
+    img = (img - img.mean()) / (img.std() + 1e-12) * contrast
+    return np.clip(0.5 + img, 0.0, 1.0)
+
+
 class TrialDecoder:
     """The session's ONNX decoder applied to the last window of a trial (``feature: decoder``).
 
@@ -135,7 +158,13 @@ class TrialDecoder:
 
 @dataclass
 class Trial:
-    """One shown stimulus and its measured response."""
+    """One shown stimulus and its measured response.
+
+    ``predicted`` is the model's prediction made *before* the response was measured (for
+    calibration trials: the cross-validated, held-out prediction). ``block`` and
+    ``position`` (1 = first) say where it was shown; ``key`` names the image (a repeated
+    calibration stimulus has the key of its first showing).
+    """
 
     round: int
     condition: str
@@ -143,29 +172,36 @@ class Trial:
     description: dict
     measured: float = float("nan")
     predicted: float = float("nan")
+    block: int = 0
+    position: int = 0
+    key: str = ""
+    target: float | None = None
 
 
 @dataclass
 class LoopResult:
     """Everything a closed-loop run produced."""
 
-    report_dir: Path
+    report_dir: Path | None
     trials: list[Trial] = field(default_factory=list)
+    validity: dict = field(default_factory=dict)
+    prep_seconds: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    target: float | None = None
 
     def table(self) -> dict[str, np.ndarray]:
         """Measured objective per round ``(n_rounds,)`` for each condition (round >= 1)."""
-        conds = sorted({t.condition for t in self.trials if t.round >= 1})
-        n = max(t.round for t in self.trials)
+        rounds = [t for t in self.trials if t.round >= 1]
+        if not rounds:
+            return {}
+        conds = sorted({t.condition for t in rounds})
+        n = max(t.round for t in rounds)
         out = {}
         for c in conds:
             vals = np.full(n, np.nan)
-            for t in self.trials:
-                if t.condition == c and t.round >= 1:
-                    vals[t.round - 1] = (
-                        t.measured
-                        if np.isnan(vals[t.round - 1])
-                        else max(vals[t.round - 1], t.measured)
-                    )
+            for t in rounds:
+                if t.condition == c:
+                    vals[t.round - 1] = t.measured
             out[c] = vals
         return out
 
@@ -215,9 +251,69 @@ class OfflineParticipant:
         return out
 
 
+# -- measured-only search ------------------------------------------------------------------
+class MeasuredSearch:
+    """One candidate per presentation for the measured-only methods (``cmaes``, ``random``).
+
+    ``ask()`` gives the next image to show, ``tell(value)`` its measured objective (higher is
+    better). CMA-ES is told a generation once ``cma_popsize`` candidates are measured; random
+    search draws a new calibration-like stimulus every time and learns nothing.
+    """
+
+    def __init__(self, cl: ClosedLoopConfig, make_image):
+        from ._optimize import CMAESOptimizer
+
+        o = cl.optimizer
+        self.method = o.method
+        self.make_image = make_image
+        self.cma = (
+            CMAESOptimizer(
+                cl.model.image_size,
+                o.parametrization,
+                o.contrast,
+                o.cma_sigma,
+                o.cma_popsize,
+                cl.seed,
+                o.n_gabors,
+            )
+            if o.method == "cmaes"
+            else None
+        )
+        self._queue: list[np.ndarray] = []
+        self._values: list[float] = []
+        self._asked = 0
+
+    @property
+    def can_ask(self) -> bool:
+        """False while a CMA-ES generation is fully asked but not yet fully told."""
+        return self.cma is None or bool(self._queue) or not self._values
+
+    def ask(self) -> np.ndarray:
+        """The next candidate image."""
+        if self.cma is None:
+            return self.make_image()
+        if not self._queue and not self._values:
+            self._queue = self.cma.ask()
+            self._asked = len(self._queue)
+        return self._queue.pop(0)
+
+    def tell(self, value: float) -> None:
+        """Measured objective of the last asked candidate."""
+        if self.cma is None:
+            return
+        self._values.append(float(value))
+        if len(self._values) == self._asked:
+            self.cma.tell(self._values)
+            self._values = []
+
+
 # -- the loop ----------------------------------------------------------------------------
 class ClosedLoop:
     """Closed-loop stimulus optimization against one participant.
+
+    Calibration stimuli are shown first (in blocks of ``block_size``, some of them twice for
+    the noise ceiling) and the readout is cross-validated on them; then every round is one
+    block: the optimized stimulus and the baselines in a shuffled order.
 
     Parameters
     ----------
@@ -227,13 +323,15 @@ class ClosedLoop:
         ``show(stimuli, descriptions) -> list of (n_channels, n_times)`` trial EEG.
     sfreq : float
         Sampling rate of the returned EEG.
+    decoder : DecoderConfig | None
+        The session's decoder (``measure.feature: decoder``).
     """
 
     def __init__(self, cl: ClosedLoopConfig, participant, sfreq: float = 250.0, decoder=None):
         import torch
 
         from ._insilico import build_model
-        from ._optimize import CMAESOptimizer, GradientOptimizer, make_objective
+        from ._optimize import GradientOptimizer, make_objective
 
         torch.manual_seed(cl.seed)
         torch.set_num_threads(cl.optimizer.threads)
@@ -264,17 +362,10 @@ class ClosedLoop:
             o.n_gabors,
             device=device,
         )
-        self.cmaes = (
-            CMAESOptimizer(
-                self.size,
-                o.parametrization,
-                o.contrast,
-                o.cma_sigma,
-                o.cma_popsize,
-                cl.seed,
-                o.n_gabors,
-            )
-            if o.method == "cmaes"
+        self._seeds = iter(range(cl.seed * 100_000 + 1, cl.seed * 100_000 + 100_000))
+        self.search = (
+            MeasuredSearch(cl, lambda: self._calibration_image(next(self._seeds)))
+            if o.method in ("cmaes", "random")
             else None
         )
         self.decoder = None
@@ -282,8 +373,26 @@ class ClosedLoop:
             self.decoder = TrialDecoder(decoder, sfreq, cl.optimizer.decoder_output)
             participant.channels = self.decoder.ch_names
         self.trials: list[Trial] = []
-        self.opt_seconds: list[float] = []
+        self.prep_seconds: list[float] = []
+        self.steps: list[int] = []
+        self.validity: dict = {}
         self._next_id = 0
+        self._block = 0
+        self._shuffle = np.random.default_rng([cl.seed, 17])
+        self._error_sum = 0.0
+        self._param = None
+        self._reference: float | None = None
+        self._safe: dict = {}
+        self._check_seconds = 0.0
+        self._rng = np.random.default_rng(cl.seed)  # block orders
+        self.calibrated = False
+
+    # -- presentation ------------------------------------------------------------------
+    def _calibration_image(self, seed: int) -> np.ndarray:
+        contrast = self.cl.optimizer.contrast
+        if self.cl.calibration_stimuli == "probes":
+            return probe_image(self.size, contrast, seed)
+        return random_image(self.size, contrast, seed)
 
     def _stimulus(self, image: np.ndarray, condition: str) -> tuple[Stimulus, dict]:
         stim = Stimulus(
@@ -296,150 +405,307 @@ class ClosedLoop:
             phase=0.0,
             size_px=self.size_px,
         )
-        safe, record = self.limiter(stim)
+        # the limiter is a pure function of the stimulus: a repeated image (the grating of
+        # every round) is checked once
+        key = (condition, image.shape, image.tobytes())
+        if key not in self._safe:
+            self._safe[key] = self.limiter(stim)
+        safe, record = self._safe[key]
         desc = safe.description(self._next_id, record)
         self._next_id += 1
         return safe, desc
 
+    def _measure(self, x: np.ndarray) -> float:
+        if self.decoder is not None:
+            return self.decoder(x)
+        if self.cl.measure.feature == "ssvep":
+            return ssvep_amplitude(x, self.sfreq, self.cl.frequency, self.cl.measure.harmonics)
+        return evoked_amplitude(x, self.sfreq)
+
     def _present(
-        self, rnd: int, items: list[tuple[str, np.ndarray]], rng: np.random.Generator
+        self,
+        rnd: int,
+        items: list[tuple[str, np.ndarray, str]],
+        rng: np.random.Generator,
     ) -> list[Trial]:
+        """Show ``(condition, image, key)`` items as one block, in a shuffled order."""
+        return self._show(*self._prepare(rnd, items, rng))
+
+    def _prepare(
+        self, rnd: int, items: list[tuple[str, np.ndarray, str]], rng: np.random.Generator
+    ) -> tuple[list[Stimulus], list[Trial]]:
+        """Shuffle a block and pass every stimulus through the safety limiter."""
         order = rng.permutation(len(items))
-        shown = [items[i] for i in order]
+        self._block += 1
         stims, trials = [], []
-        for cond, img in shown:
+        for pos, i in enumerate(order, start=1):
+            cond, img, key = items[i]
             safe, desc = self._stimulus(img, cond)
             stims.append(safe)
-            trials.append(Trial(rnd, cond, safe.image, desc))
+            trials.append(
+                Trial(rnd, cond, safe.image, desc, block=self._block, position=pos, key=key)
+            )
+        return stims, trials
+
+    def _show(self, stims: list[Stimulus], trials: list[Trial]) -> list[Trial]:
+        """Show a prepared block and measure every trial."""
         eeg = self.participant.show(stims, [t.description for t in trials])
         for t, x in zip(trials, eeg, strict=True):
-            if self.decoder is not None:
-                t.measured = self.decoder(x)
-            elif self.cl.measure.feature == "ssvep":
-                t.measured = ssvep_amplitude(
-                    x, self.sfreq, self.cl.frequency, self.cl.measure.harmonics
-                )
-            else:
-                t.measured = evoked_amplitude(x, self.sfreq)
+            t.measured = self._measure(x)
         self.trials.extend(trials)
         return trials
 
-    def _refit(self) -> None:
-        x = np.stack([t.image for t in self.trials])
-        y = np.array([[t.measured] for t in self.trials])
-        self.model.fit(x, y)
+    # -- readout -----------------------------------------------------------------------
+    def _fit(self) -> None:
+        """Fit the readout as configured (fitted, shuffled or untrained) on every trial so far."""
+        trials = [t for t in self.trials if np.isfinite(t.measured)]
+        x = np.stack([t.image for t in trials])
+        y = np.array([t.measured for t in trials])
+        kind = self.cl.model.readout
+        if kind == "untrained":
+            if not self.model.fitted:
+                self.model.fit_untrained(x, seed=self.cl.seed)
+            return
+        if kind == "shuffled":
+            y = self._shuffle.permutation(y)
+        self.model.fit(x, y[:, None])
+
+    def calibrate(self) -> None:
+        """Show the calibration stimuli and cross-validate the readout on them."""
+        self._calibrate(self._rng)
+        self.calibrated = True
+
+    def calibration_state(self) -> dict:
+        """A copy of everything the calibration left behind (trials, random states)."""
+        import copy
+
+        if not self.calibrated or self.search is not None:
+            raise RuntimeError("calibration_state() needs a calibrated gradient (adam) loop")
+        return copy.deepcopy(
+            {
+                "trials": self.trials,
+                "rng": self._rng,
+                "seeds": self._seeds,
+                "block": self._block,
+                "next_id": self._next_id,
+                "participant_rng": getattr(self.participant, "rng", None),
+                "key": self._calibration_key(),
+            }
+        )
+
+    def _calibration_key(self) -> tuple:
+        cl = self.cl
+        return (
+            cl.seed,
+            cl.calibration_trials,
+            cl.calibration_repeats,
+            cl.calibration_stimuli,
+            cl.block_size,
+            cl.model.image_size,
+            cl.optimizer.contrast,
+            cl.model_dump(include={"safety", "frequency", "depth", "size_deg", "trial_duration"}),
+        )
+
+    def restore_calibration(self, state: dict) -> None:
+        """Continue from another loop's calibration of the same participant (same stimuli,
+        responses and random states: the rounds are exactly what a fresh run would give);
+        the readout is cross-validated again with this loop's own model."""
+        import copy
+
+        if self.search is not None or state["key"] != self._calibration_key():
+            raise ValueError("restore_calibration: the calibrations differ")
+        st = copy.deepcopy(state)
+        self.trials = st["trials"]
+        self._rng, self._seeds = st["rng"], st["seeds"]
+        self._block, self._next_id = st["block"], st["next_id"]
+        if st["participant_rng"] is not None:
+            self.participant.rng = st["participant_rng"]
+        for t in self.trials:
+            t.predicted = float("nan")
+        self.validity = self._validity([t for t in self.trials if t.condition == "calibration"])
+        self.calibrated = True
+
+    def _calibrate(self, rng: np.random.Generator) -> None:
+        cl = self.cl
+        n = cl.calibration_trials
+        reps = min(cl.calibration_repeats, n)
+        if self.search is not None:
+            # measured-only methods spend the calibration presentations on their own search
+            shown = 0
+            while shown < n + reps:
+                items: list[tuple[str, np.ndarray, str]] = []
+                while len(items) < cl.block_size and shown < n + reps and self.search.can_ask:
+                    items.append(("calibration", self.search.ask(), f"s{shown}"))
+                    shown += 1
+                # CMA-ES is told in the order it asked: by key, not by the shuffled position
+                trials = self._present(0, items, rng)
+                for t in sorted(trials, key=lambda t: int(t.key[1:])):
+                    self.search.tell(self._search_value(t.measured))
+            return
+        images = [self._calibration_image(next(self._seeds)) for _ in range(n)]
+        items = [("calibration", img, f"c{k}") for k, img in enumerate(images)]
+        # repeats come after all first showings, in other blocks
+        items += [("calibration_repeat", images[k], f"c{k}") for k in range(reps)]
+        for start in range(0, len(items), cl.block_size):
+            self._present(0, items[start : start + cl.block_size], rng)
+        first = [t for t in self.trials if t.condition == "calibration"]
+        self.validity = self._validity(first)
+
+    def _validity(self, first: list[Trial]) -> dict:
+        """Cross-validated readout accuracy on calibration stimuli and its noise ceiling."""
+        from ._insilico import cross_validate
+
+        first = sorted(first, key=lambda t: int(t.key[1:]))
+        x = np.stack([t.image for t in first])
+        y = np.array([t.measured for t in first])
+        out: dict = {"n_calibration": len(first), "folds": None, "r": None, "r2": None}
+        if len(first) >= 4 and self.cl.model.readout == "fitted":
+            pred = cross_validate(self.model, x, y, self.cl.cv_folds)
+            for t, p in zip(first, pred, strict=True):
+                t.predicted = float(p)
+            out.update(
+                folds=int(min(self.cl.cv_folds, len(first) // 2)),
+                r=_pearson(pred, y),
+                r2=float(1.0 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)),
+            )
+        rep = {t.key: t.measured for t in self.trials if t.condition == "calibration_repeat"}
+        pairs = np.array([(t.measured, rep[t.key]) for t in first if t.key in rep])
+        out.update(_noise_ceiling(pairs, y))
+        return out
+
+    # -- rounds ------------------------------------------------------------------------
+    def _search_value(self, measured: float) -> float:
+        """What a measured-only search maximizes: the response, or minus the tracking error."""
+        o = self.cl.optimizer
+        return measured if o.objective != "target" else -abs(measured - self.target)
+
+    @property
+    def target(self) -> float | None:
+        """Objective 'target': the requested level in the measured unit (None otherwise)."""
+        o = self.cl.optimizer
+        if o.objective != "target":
+            return None
+        if o.target_reference == "absolute":
+            return float(o.target[0])
+        if self._reference is None:
+            cal = [t.measured for t in self.trials if t.round == 0 and np.isfinite(t.measured)]
+            self._reference = float(np.median(cal)) if cal else 1.0
+        return float(o.target[0]) * self._reference
+
+    def _asked_level(self) -> float | None:
+        """Objective 'target': the level asked of the model this round."""
+        o = self.cl.optimizer
+        if o.objective != "target":
+            return None
+        level = self.target
+        if self.cl.model.update == "every_round":
+            level -= o.target_gain * self._error_sum
+        return level
 
     def run(self, rounds: int | None = None, deadline: float | None = None) -> list[Trial]:
-        """Calibrate the readout on random stimuli, then run the rounds."""
+        """Calibrate the readout, then run the rounds (each round: one block)."""
+        from ._optimize import make_objective
+
         cl = self.cl
-        rng = np.random.default_rng(cl.seed)
-        contrast = cl.optimizer.contrast
-        seeds = iter(range(cl.seed * 100_000 + 1, cl.seed * 100_000 + 100_000))
-        calib = [
-            ("calibration", random_image(self.size, contrast, next(seeds)))
-            for _ in range(cl.calibration_trials)
-        ]
-        self._present(0, calib, rng)
-        static = grating(self.size, contrast)
+        o = cl.optimizer
+        rng = self._rng
+        if not self.calibrated:
+            self.calibrate()
+        if self.search is None:
+            self._fit()
+            self.adam(seed=0, steps=3)  # warm-up: the first round is not slower than the rest
+        static = grating(self.size, o.contrast)
+        live = cl.mode == "live"
         for rnd in range(1, (rounds or cl.rounds) + 1):
             if deadline is not None and time.monotonic() > deadline:
                 logger.warning("closed loop: duration reached after %d rounds", rnd - 1)
                 break
-            self._refit()
             t0 = time.perf_counter()
-            if self.cmaes is not None:
-                items = [("optimized", img) for img in self.cmaes.ask()]
+            level = self._asked_level()
+            if self.search is not None:
+                items = [("optimized", self.search.ask(), f"o{rnd}")]
+                self.steps.append(0)
             else:
-                res = self.adam(seed=next(seeds))
-                items = [("optimized", res.image)]
-            self.opt_seconds.append(time.perf_counter() - t0)
+                if cl.model.update == "every_round" and rnd > 1:
+                    self._fit()
+                if level is not None:
+                    self.adam.objective = make_objective("target", [level], 0)
+                # live: the block (optimized stimulus + safety checks) must be ready within the
+                # inter-trial interval; the optimizer stops early to leave time for the checks
+                stop = t0 + 0.9 * cl.iti - self._check_seconds if live else None
+                # a target is held by changing the stimulus smoothly: warm start from the last one
+                init = self._param if level is not None else None
+                res = self.adam(seed=next(self._seeds), deadline=stop, init=init)
+                self._param = res.param
+                self.steps.append(res.steps)
+                items = [("optimized", res.image, f"o{rnd}")]
             if "random" in cl.baselines:
-                items.append(("random", random_image(self.size, contrast, next(seeds))))
-            if "grating" in cl.baselines:
-                items.append(("grating", static))
-            trials = self._present(rnd, items, rng)
-            if self.cmaes is not None:
-                cand = [t for t in trials if t.condition == "optimized"]
-                by_id = {id(t.description): t for t in cand}
-                self.cmaes.tell(
-                    [
-                        by_id[id(t.description)].measured
-                        for t in sorted(cand, key=lambda t: t.description["id"])
-                    ]
+                items.append(
+                    ("random", random_image(self.size, o.contrast, next(self._seeds)), f"r{rnd}")
                 )
-            pred = self.model.predict(np.stack([t.image for t in trials]))[:, 0]
+            if "grating" in cl.baselines:
+                items.append(("grating", static, "grating"))
+            t1 = time.perf_counter()
+            stims, trials = self._prepare(rnd, items, rng)
+            self._check_seconds = time.perf_counter() - t1
+            if self.model.fitted:
+                pred = self.model.predict(np.stack([t.image for t in trials]))[:, 0]
+            else:
+                pred = np.full(len(trials), np.nan)
+            self.prep_seconds.append(time.perf_counter() - t0)
+            self._show(stims, trials)
             for t, p in zip(trials, pred, strict=True):
                 t.predicted = float(p)
+                t.target = self.target
+            opt = next(t for t in trials if t.condition == "optimized")
+            if self.search is not None:
+                self.search.tell(self._search_value(opt.measured))
+            if level is not None:
+                self._error_sum += opt.measured - self.target
             logger.info("round %d: %s", rnd, {t.condition: round(t.measured, 3) for t in trials})
         return self.trials
 
-
-# -- report ------------------------------------------------------------------------------
-def write_report(result: LoopResult, cl: ClosedLoopConfig, opt_seconds: list[float]) -> Path:
-    """Round records (JSON + npz images) and plots into ``result.report_dir``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = result.report_dir
-    out.mkdir(parents=True, exist_ok=True)
-    rounds = []
-    for t in result.trials:
-        desc = dict(t.description)
-        desc.pop("image", None)
-        rounds.append(
-            {
-                "round": t.round,
-                "condition": t.condition,
-                "measured": t.measured,
-                "predicted": t.predicted,
-                "description": desc,
-            }
+    def result(self, report_dir: Path | None = None) -> LoopResult:
+        """The run as a :class:`LoopResult`."""
+        return LoopResult(
+            report_dir,
+            list(self.trials),
+            dict(self.validity),
+            list(self.prep_seconds),
+            list(self.steps),
+            self.target if self.trials else None,
         )
-    table = result.table()
-    summary = {
-        "rounds": cl.rounds,
-        "frequency": cl.frequency,
-        "mean_measured": {c: float(np.nanmean(v)) for c, v in table.items()},
-        "optimizer_seconds_median": float(np.median(opt_seconds)) if opt_seconds else None,
-        "iti": cl.iti,
-        "ready_within_iti": bool(opt_seconds and max(opt_seconds) <= cl.iti),
-        "safety_clamps": sum(
-            len(t.description.get("safety", {}).get("clamps", [])) for t in result.trials
-        ),
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return None
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def _noise_ceiling(pairs: np.ndarray, y: np.ndarray) -> dict:
+    """Noise ceiling of single-trial prediction accuracy from repeated presentations.
+
+    The trial-to-trial noise variance is half the variance of the repeat differences; the
+    ceiling on r is ``sqrt(1 - noise_var / var(y))`` (the best a noiseless model could reach
+    against single measurements) and the repeat correlation is reported with it.
+    """
+    out: dict = {
+        "n_repeats": int(len(pairs)),
+        "repeat_r": None,
+        "noise_sd": None,
+        "ceiling_r": None,
     }
-    (out / "rounds.json").write_text(json.dumps({"summary": summary, "trials": rounds}, indent=1))
-    np.savez_compressed(
-        out / "images.npz",
-        **{f"r{t.round:02d}_{t.condition}_{k}": t.image for k, t in enumerate(result.trials)},
-    )
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    for c, v in table.items():
-        ax[0].plot(np.arange(1, len(v) + 1), v, "o-", label=c)
-    ax[0].set(
-        xlabel="round", ylabel="measured SSVEP amplitude (uV)", title="measured objective per round"
-    )
-    ax[0].legend()
-    opt = [t for t in result.trials if t.condition == "optimized"]
-    ax[1].scatter([t.predicted for t in opt], [t.measured for t in opt], c=[t.round for t in opt])
-    ax[1].set(xlabel="predicted", ylabel="measured", title="optimized: predicted vs measured")
-    fig.tight_layout()
-    fig.savefig(out / "objective.png", dpi=90)
-    plt.close(fig)
-    last = [t for t in result.trials if t.round >= 1]
-    shown = [t for t in last if t.condition == "optimized"][-6:] + [
-        t for t in last if t.condition != "optimized"
-    ][-2:]
-    fig, axes = plt.subplots(1, len(shown), figsize=(2 * len(shown), 2.3))
-    for a, t in zip(np.atleast_1d(axes), shown, strict=False):
-        a.imshow(t.image, cmap="gray", vmin=0, vmax=1)
-        a.set_title(f"r{t.round} {t.condition}\n{t.measured:.2f} uV", fontsize=7)
-        a.axis("off")
-    fig.tight_layout()
-    fig.savefig(out / "stimuli.png", dpi=90)
-    plt.close(fig)
-    logger.info("closed-loop report in %s: %s", out, summary["mean_measured"])
+    if len(pairs) >= 3:
+        noise_var = float(np.var(pairs[:, 0] - pairs[:, 1], ddof=1) / 2)
+        total = float(np.var(y, ddof=1))
+        out.update(
+            repeat_r=_pearson(pairs[:, 0], pairs[:, 1]),
+            noise_sd=float(np.sqrt(noise_var)),
+            ceiling_r=float(np.sqrt(max(0.0, 1.0 - noise_var / total))) if total > 0 else None,
+        )
     return out
 
 
@@ -469,12 +735,13 @@ def run_closed_loop(config: SessionConfig, duration: float | None = None) -> Pat
     loop = ClosedLoop(cl, participant, getattr(source, "sfreq", 250.0), decoder=config.decoder)
     deadline = time.monotonic() + duration if duration else None
     try:
-        trials = loop.run(deadline=deadline)
+        loop.run(deadline=deadline)
     finally:
         if hasattr(participant, "close"):
             participant.close()
-    result = LoopResult(report, trials)
-    write_report(result, cl, loop.opt_seconds)
+    from ._loop_report import write_report
+
+    write_report(loop.result(report), cl)
     if isinstance(participant, OfflineParticipant):
         _write_xdf(report / "closed_loop.xdf", participant, config.name)
     return report

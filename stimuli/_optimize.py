@@ -207,6 +207,7 @@ class OptimizeResult:
     seconds: float
     history: list[float] = field(default_factory=list)
     flicker: dict | None = None
+    param: nn.Module | None = None
 
     @property
     def steps_per_s(self) -> float:
@@ -266,10 +267,26 @@ class GradientOptimizer:
         self.flicker = flicker
         self.device = device
 
-    def __call__(self, seed: int = 0, steps: int | None = None) -> OptimizeResult:
-        """Optimize one stimulus from a seeded random start."""
+    def __call__(
+        self,
+        seed: int = 0,
+        steps: int | None = None,
+        deadline: float | None = None,
+        init: nn.Module | None = None,
+    ) -> OptimizeResult:
+        """Optimize one stimulus from a seeded random start (or warm-start from ``init``).
+
+        ``deadline`` (a ``time.perf_counter()`` value) stops the steps early when it passes
+        (live mode: the next stimulus must be ready in time); the result says how many ran.
+        ``init`` is the ``param`` of an earlier result: optimization continues from it (in place),
+        so successive stimuli change smoothly (control to a target).
+        """
         steps = self.steps if steps is None else steps
-        param = make_param(self.parametrization, self.size, seed, self.n_gabors).to(self.device)
+        param = (
+            init
+            if init is not None
+            else make_param(self.parametrization, self.size, seed, self.n_gabors).to(self.device)
+        )
         params = list(param.parameters())
         flick = None
         if self.flicker:
@@ -282,7 +299,11 @@ class GradientOptimizer:
         for p in self.model.parameters():
             p.requires_grad_(False)
         t0 = time.perf_counter()
+        done = 0
         for _ in range(steps):
+            if deadline is not None and done and time.perf_counter() >= deadline:
+                break
+            done += 1
             img = constrain(param.raw(), self.contrast)
             if self.jitter:
                 dy, dx = (int(v) for v in rng.integers(-self.jitter, self.jitter + 1, 2))
@@ -303,10 +324,11 @@ class GradientOptimizer:
         return OptimizeResult(
             img.cpu().numpy().astype(np.float64),
             final,
-            steps,
+            done,
             seconds,
             history,
             flick.values if flick is not None else None,
+            param,
         )
 
 

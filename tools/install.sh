@@ -9,8 +9,9 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "install: Python 3.11 or newer is needed (found $("$PY" --version 2>&1))." >&2; exit 1; }
 
-# System packages: mosquitto (MQTT broker used by the tests), Xvfb + Mesa (PsychoPy without a screen).
-apt_pkgs=(mosquitto mosquitto-clients xvfb xauth libgl1-mesa-dri libglu1-mesa)
+# System packages: mosquitto (MQTT broker used by the tests), Xvfb + Mesa (PsychoPy without a screen),
+# Chromium + its driver (the live view's browser tests).
+apt_pkgs=(mosquitto mosquitto-clients openssl xvfb xauth libgl1-mesa-dri libglu1-mesa chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -33,10 +33,13 @@ def _register() -> None:
         "replay": ("replay", "streams"),
         "devices": ("devices", "streams"),
         "calibrate": ("calibrate", "per-user calibration"),
+        "evaluate": ("evaluate", "pseudo-online scoring"),
         "pretrain": ("pretrain", "foundation model"),
         "export": ("export", "foundation model"),
         "export-bids": ("export_bids", "BIDS export"),
         "bench": ("bench", "benchmarks"),
+        "view": ("view", "live view"),
+        "check": ("check", "signal quality"),
     }
     app.command("validate")(validate.validate)
     app.command("sys-info")(sys_info.sys_info)

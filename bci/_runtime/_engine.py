@@ -34,8 +34,10 @@ import pylsl
 
 from .._errors import BCIError, DecoderError
 from .._types import Chunk, Marker, StreamSpec
+from ._conditions import SustainedCondition
 from ._pipeline import Pipeline
 from ._postprocess import PostprocessSettings
+from ._score import OnlineScore
 from ._stats import STAGES, Budgets, Counters, LatencyStats
 from ._window import Window
 
@@ -127,6 +129,16 @@ class EngineSettings:
     marker_stream : str | None
         Marker stream carrying the onsets of event-locked decoding (overrides the decoder's
         metadata); ``None`` takes the metadata's, or any marker stream when it names none.
+    cue_streams : tuple of str | None
+        Streams whose values are the cued class (online accuracy); ``None``: the ground-truth
+        stream when one is recorded (type ``GroundTruth``), else every marker stream.
+    grid_windows : bool
+        Windows end exactly on the hop grid (scoring recordings: identical windows whatever
+        the chunking) instead of at the newest sample in hand (live: lowest latency; the
+        two differ by less than one chunk).
+    cue_mapping : mapping of str to str | None
+        Cue value -> class name (a calibration config's ``mapping``); values equal to a class
+        name, or ending in one (``ssvep_8.0`` for ``8.0``), need none.
     """
 
     session: str = "default"
@@ -149,6 +161,9 @@ class EngineSettings:
     publish_raw: bool = False
     mode: str = "auto"
     marker_stream: str | None = None
+    cue_streams: tuple[str, ...] | None = None
+    cue_mapping: Any = None
+    grid_windows: bool = False
 
 
 @dataclass
@@ -179,13 +194,13 @@ class Engine:
         The MQTT client, or ``None``.
     on_metrics : callable | None
         Called on the loop with :meth:`snapshot` every ``metrics_interval``.
-    outlet_factory : callable | None
-        Builds an outlet (with ``push(data, timestamp)``) from a ``StreamSpec``; needed
-        when ``settings.lsl_outputs`` is on (the session passes an LSL outlet).
     on_decision : callable | None
         Called on the hot path with every decision as a dict (``t_first``, ``t_last``,
         ``onset``, ``marker``, ``values`` (raw decoder output), ``smoothed``,
         ``label_index``, ``stamps``); it must return at once.
+    outlet_factory : callable | None
+        Builds an outlet (with ``push(data, timestamp)``) from a ``StreamSpec``; needed
+        when ``settings.lsl_outputs`` is on (the session passes an LSL outlet).
     """
 
     def __init__(
@@ -197,8 +212,8 @@ class Engine:
         recorder: Any = None,
         publisher: Publisher | None = None,
         on_metrics: Callable[[dict], None] | None = None,
-        outlet_factory: Callable[[StreamSpec], Any] | None = None,
         on_decision: Callable[[dict], None] | None = None,
+        outlet_factory: Callable[[StreamSpec], Any] | None = None,
     ):
         self.on_decision = on_decision
         self.source = source
@@ -219,6 +234,7 @@ class Engine:
         self._last_decisions = 0
         self.decision_rate = 0.0
         self._in_bad_burst = False
+        self._nonfinite = SustainedCondition(quiet=1.0)  # one start + one end event per burst
         self.last_decision: dict | None = None
         self.recent_events: deque[dict] = deque(maxlen=256)  # bounded: for status and tests
 
@@ -252,6 +268,17 @@ class Engine:
         self.pre = self.pipeline.pre
         self.classes = self.pipeline.classes
         self.post = self.pipeline.post
+        self.score = OnlineScore(self.classes, s.cue_mapping)
+        if s.cue_streams is not None:
+            self._cue_names = set(s.cue_streams)
+        else:
+            truth = {a.spec.name for a in self.aux_sources if a.spec.stype == "GroundTruth"}
+            strings = {a.spec.name for a in self.aux_sources if a.spec.dtype == "string"}
+            self._cue_names = truth or strings
+        if self._cue_names:
+            logger.info(
+                "cued classes (online accuracy) from %s", ", ".join(sorted(self._cue_names))
+            )
         self.decoder.warmup(s.warmup)
         self.model_id = str(getattr(self.decoder, "model_id", "decoder"))
         self._make_outputs()
@@ -376,7 +403,11 @@ class Engine:
             for ex in [*self._executors, hot]:
                 ex.shutdown(wait=True, cancel_futures=True)
             sys.setswitchinterval(old_switch)
+            self.score.update(math.inf)  # the hot path is done: score what waited for cues
             self._publish_metrics(final=True)
+            ev = self._nonfinite.close(pylsl.local_clock())
+            if ev is not None:
+                self._event("nonfinite", unit="samples", **ev)
             self._event("stopped", **self._short_counts())
         if error is not None:
             raise error
@@ -412,10 +443,20 @@ class Engine:
             for ev in source.events():
                 self._source_event(ev)
             if chunk is not None:
-                if chunk.spec.dtype == "string" and self.pipeline.event_locked:
-                    for value, t in zip(chunk.data[0], chunk.timestamps, strict=True):
-                        self.pipeline.add_marker(chunk.spec.name, float(t), str(value))
+                if chunk.spec.dtype == "string":
+                    self._markers(chunk)
                 self._record(source, chunk)
+
+    def _markers(self, chunk: Chunk) -> None:
+        """Hand a marker chunk to the epocher (onsets) and the online score (cues)."""
+        name = chunk.spec.name
+        cue = name in self._cue_names
+        onsets = self.pipeline.event_locked
+        for value, t in zip(chunk.data[0], chunk.timestamps, strict=True):
+            if onsets:
+                self.pipeline.add_marker(name, float(t), str(value))
+            if cue:
+                self.score.add_cue(float(t), str(value))
 
     def _record(self, source: Source, chunk: Chunk) -> None:
         name = source.spec.name
@@ -468,7 +509,11 @@ class Engine:
         cut = self.pipeline.cut(chunk.data, chunk.timestamps, chunk.t_pull)
         if cut.nonfinite:
             c.nonfinite_samples += cut.nonfinite
-            self._event("nonfinite", samples=cut.nonfinite, t=cut.t_nonfinite)
+            ev = self._nonfinite.update(True, cut.t_nonfinite, cut.nonfinite, cut.t_nonfinite_last)
+        else:
+            ev = self._nonfinite.update(False, chunk.timestamps[-1]) if chunk.n_times else None
+        if ev is not None:
+            self._event("nonfinite", unit="samples", **ev)
         c.windows += len(cut.windows) + len(cut.bad_windows)
         c.skipped_hops += cut.skipped
         if cut.bad_windows:
@@ -556,7 +601,19 @@ class Engine:
                 np.array([[win.t_last], [win.t_pull], [t_decoded], [t_published]]),
                 np.array([win.t_last]),
             )
-        self.last_decision = {"seq": seq, "label": label, "values": smoothed, "stamps": stamps}
+        self.score.add_decision(win.t_first, win.t_last, label_index, win.marker)
+        self.score.update(win.t_last)
+        cued = self.score.cue_at(win.t_last) if win.marker is None else None
+        if win.marker is not None:
+            cued = self.score.mapper(win.marker)
+        self.last_decision = {
+            "seq": seq,
+            "label": label,
+            "values": smoothed,
+            "stamps": stamps,
+            "prob": float(np.max(smoothed)) if len(smoothed) else None,
+            "cue": None if cued is None else self.classes[cued],
+        }
         if self.on_decision is not None:
             self.on_decision(
                 {
@@ -608,6 +665,7 @@ class Engine:
         if self.publisher is not None:
             self.counters.mqtt_sent = int(getattr(self.publisher, "sent", 0))
             self.counters.mqtt_unsent = int(getattr(self.publisher, "unsent", 0))
+        counts = getattr(self.publisher, "counts", None)
         return {
             "v": PAYLOAD_VERSION,
             "session": self.settings.session,
@@ -625,6 +683,12 @@ class Engine:
             "counters": self.counters.as_dict(),
             "provider": self.decoder.provider,
             "model_id": self.model_id,
+            "event_locked": bool(self._prepared and self.pipeline.event_locked),
+            "decision": None
+            if self.last_decision is None
+            else {k: self.last_decision[k] for k in ("label", "prob", "cue")},
+            "online": self.score.summary() if self._prepared and self.score.active else None,
+            "mqtt": counts() if counts is not None else None,
         }
 
     def _publish_metrics(self, final: bool = False) -> dict:

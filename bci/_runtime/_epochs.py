@@ -215,14 +215,19 @@ class Epocher:
 
 
 def _nearest(times: np.ndarray, t: float) -> int | None:
-    """Index of the sample nearest to ``t``; ``None`` while no sample reaches ``t`` yet."""
+    """Index of the sample nearest to ``t``; ``None`` while no sample reaches ``t`` yet.
+
+    Robust to timestamps that step back now and then (millisecond-quantized consumer
+    headsets): the search runs on their running maximum, then the nearest of the 32 samples
+    either side wins, as calibration picks it.
+    """
     n = times.size
-    if n == 0 or times[-1] < t:
+    if n == 0 or times.max() < t:
         return None
-    i = int(np.searchsorted(times, t))
-    if i == 0:
-        return 0
-    return i - 1 if abs(times[i - 1] - t) <= abs(times[i] - t) else i
+    mono = np.maximum.accumulate(times)
+    i = int(np.searchsorted(mono, t))
+    lo, hi = max(0, i - 32), min(n, i + 33)
+    return lo + int(np.argmin(np.abs(times[lo:hi] - t)))
 
 
 __all__ = ["EpochSettings", "Epocher"]

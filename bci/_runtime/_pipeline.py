@@ -40,8 +40,8 @@ class Cut:
         Hop boundaries passed without a window (live only: a late chunk crossed several).
     nonfinite : int
         Non-finite samples in the chunk (replaced before filtering).
-    t_nonfinite : float
-        Timestamp of the first of them (NaN when none).
+    t_nonfinite, t_nonfinite_last : float
+        Timestamps of the first and the last of them (NaN when none).
     bad_windows : list of Window
         Windows or epochs left out because they overlap non-finite samples.
     """
@@ -50,6 +50,7 @@ class Cut:
     skipped: int = 0
     nonfinite: int = 0
     t_nonfinite: float = float("nan")
+    t_nonfinite_last: float = float("nan")
     bad_windows: list[Window] = field(default_factory=list)
 
 
@@ -139,7 +140,7 @@ class Pipeline:
                     f"{decoder.n_times} samples; set window.length to "
                     f"{decoder.n_times / self.pre.sfreq:g} s or map channels/resample"
                 )
-            self.windower = Windower(n_ch, n_times, hop)
+            self.windower = Windower(n_ch, n_times, hop, grid=s.grid_windows)
         n_out = getattr(decoder, "n_outputs", None)
         if n_out is None:
             zeros = np.zeros((decoder.n_channels, decoder.n_times), np.float32)
@@ -161,11 +162,10 @@ class Pipeline:
 
     def describe(self) -> str:
         """One line: the preprocessing and how windows are cut."""
-        if self.epocher is not None:
-            cut = f"one {self.decoder.n_times}-sample epoch per onset"
-        else:
-            assert self.windower is not None  # noqa: S101 - one of the two always exists
+        if self.windower is not None:
             cut = f"windows {self.windower.n_times} samples, hop {self.windower.hop}"
+        else:
+            cut = f"one {self.decoder.n_times}-sample epoch per onset"
         return f"preprocessing: {self.pre.describe()}; {cut}"
 
     def add_marker(self, stream: str, timestamp: float, value: str) -> bool:
@@ -199,19 +199,20 @@ class Pipeline:
         if bad is not None:
             out.nonfinite = int(bad.size)
             out.t_nonfinite = float(timestamps[bad[0]])
+            out.t_nonfinite_last = float(timestamps[bad[-1]])
         y = self.pre(clean)
         if self.pre.resampler is not None:
             ts = timestamps[0] + self.pre.resampler.offsets / self.pre.settings.sfreq
             bad_out = None if bad is None or y.shape[1] == 0 else np.array([y.shape[1] - 1])
         else:
             ts, bad_out = timestamps, bad
-        if self.epocher is not None:
+        if self.windower is None:
+            epocher: Epocher = self.epocher  # type: ignore[assignment]  # one of the two exists
             if bad_out is not None:
-                self.epocher.mark_bad(bad_out)
-            wins = self.epocher(y, ts, t_pull)
-            is_bad = self.epocher.epoch_is_bad
+                epocher.mark_bad(bad_out)
+            wins = epocher(y, ts, t_pull)
+            is_bad = epocher.epoch_is_bad
         else:
-            assert self.windower is not None  # noqa: S101 - one of the two always exists
             if bad_out is not None:
                 self.windower.mark_bad(bad_out)
             if every:

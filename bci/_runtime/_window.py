@@ -163,15 +163,17 @@ class BadSpans:
 
 
 class Windower:
-    """Emit a window of ``n_times`` samples at every hop boundary a chunk completes.
+    """Emit a window of ``n_times`` samples whenever a chunk completes a hop.
 
-    Hop boundaries lie on a fixed grid (``n_times + k * hop`` samples since start) and a
-    window always ends exactly on a boundary, whatever the chunking: the same signal gives
-    the same windows whether it arrives sample by sample over LSL or in large blocks from a
-    file (virtual time). A window is cut as soon as the chunk crossing its boundary
-    arrives. When one chunk crosses several boundaries (a late, large chunk), live decoding
-    takes only the newest window and counts the others in ``skipped`` (the runtime never
-    builds a backlog); :meth:`all_windows` returns them all (virtual time).
+    Hop boundaries lie on a fixed grid (``n_times + k * hop`` samples since start), so the
+    decision rate does not drift. A window is cut as soon as the chunk crossing a boundary
+    arrives. Live (``grid=False``) it ends at that chunk's newest sample: the freshest data,
+    the lowest latency. With ``grid=True`` it ends exactly on the boundary, whatever the
+    chunking: the same signal then gives the same windows whether it arrives sample by
+    sample over LSL or in large blocks from a file (what scoring a recording needs). When
+    one chunk crosses several boundaries (a late, large chunk), :meth:`__call__` returns
+    one window and counts the others in ``skipped`` (the runtime never builds a backlog);
+    :meth:`all_windows` returns a window for every boundary (virtual time).
 
     Parameters
     ----------
@@ -179,12 +181,22 @@ class Windower:
         Window shape and hop in samples.
     capacity : int | None
         Ring size in samples (default: ``n_times`` plus 10 s worth of hops, at least 2 windows).
+    grid : bool
+        Windows end exactly on the hop grid instead of at the newest sample.
     """
 
-    def __init__(self, n_channels: int, n_times: int, hop: int, capacity: int | None = None):
+    def __init__(
+        self,
+        n_channels: int,
+        n_times: int,
+        hop: int,
+        capacity: int | None = None,
+        grid: bool = False,
+    ):
         if n_times < 1 or hop < 1:
             raise ValueError(f"n_times={n_times} and hop={hop} must be >= 1")
         self.n_times, self.hop = int(n_times), int(hop)
+        self.grid = bool(grid)
         self.ring = RingBuffer(n_channels, capacity or max(2 * n_times, n_times + 100 * hop))
         self.reset()
 
@@ -218,13 +230,13 @@ class Windower:
         return Window(win, float(times[0]), float(times[-1]), float(t_pull), end, skipped)
 
     def __call__(self, data: np.ndarray, timestamps: np.ndarray, t_pull: float) -> Window | None:
-        """Add a chunk; return the window of the newest boundary it crossed, else ``None``."""
+        """Add a chunk; one window when it completed a hop (see ``grid``), else ``None``."""
         ends = self._boundaries(data, timestamps)
         if not ends:
             return None
         skipped = len(ends) - 1
         self.n_skipped += skipped
-        return self._window(ends[-1], t_pull, skipped)
+        return self._window(ends[-1] if self.grid else self.ring.n_written, t_pull, skipped)
 
     def all_windows(self, data: np.ndarray, timestamps: np.ndarray, t_pull: float) -> list[Window]:
         """Add a chunk; return a window for every boundary it crossed (nothing skipped)."""

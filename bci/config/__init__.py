@@ -14,7 +14,9 @@ from ._runtime import (
     OutputsConfig,
     PostprocessConfig,
     PreprocessConfig,
+    QualityConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._session import SessionConfig
@@ -23,6 +25,7 @@ from ._sources import (
     BrainFlowSourceConfig,
     LSLSourceConfig,
     ReplaySourceConfig,
+    SimulatedFaultsConfig,
     SimulatedSourceConfig,
     SourceConfig,
 )
@@ -43,9 +46,12 @@ __all__ = [
     "OutputsConfig",
     "PostprocessConfig",
     "PreprocessConfig",
+    "QualityConfig",
     "RecordingConfig",
     "ReplaySourceConfig",
+    "ScoringConfig",
     "SessionConfig",
+    "SimulatedFaultsConfig",
     "SimulatedSourceConfig",
     "SourceConfig",
     "WindowConfig",

@@ -100,21 +100,46 @@ class InSilicoConfig(ConfigModel):
     )
     ridge_alpha: float = Field(30.0, gt=0, description="Ridge penalty of the per-user readout.")
     image_size: int = Field(64, ge=16, le=512, description="Stimulus side in model pixels.")
+    frequencies: list[float] = Field(
+        [3.0, 6.0, 12.0, 24.0],
+        min_length=1,
+        description="Centre spatial frequencies (cycles per image) of the built-in front ends. "
+        "The mis-specified model of the benchmark uses [1.5, 3.0, 6.0, 12.0] (one octave down).",
+    )
+    n_orient: int = Field(
+        8,
+        ge=1,
+        le=32,
+        description="Orientations (equally spaced in [0, pi)) of the built-in front ends. The "
+        "mis-specified model of the benchmark uses 4 (every second orientation removed).",
+    )
+    readout: Literal["fitted", "shuffled", "untrained"] = Field(
+        "fitted",
+        description="fitted: ridge readout fitted on (stimulus, measured response) pairs; "
+        "ablations: shuffled (fitted on the responses permuted across stimuli) or untrained "
+        "(fixed random readout weights, never fitted).",
+    )
+    update: Literal["every_round", "once"] = Field(
+        "every_round",
+        description="every_round: refit the readout with every new measurement (closed loop); "
+        "once: fit it on the calibration trials only (open loop).",
+    )
 
 
 class OptimizerConfig(ConfigModel):
     """How a new stimulus is found."""
 
-    method: Literal["adam", "cmaes"] = Field(
+    method: Literal["adam", "cmaes", "random"] = Field(
         "adam",
-        description="adam: gradient ascent through the in-silico model; cmaes: measured only.",
+        description="adam: gradient ascent through the in-silico model; cmaes: CMA-ES on measured "
+        "responses only; random: random search (a new calibration-like stimulus each time). "
+        "cmaes and random also spend the calibration presentations on their own candidates, so "
+        "every method gets the same number of presentations.",
     )
     parametrization: Literal["fourier", "pixel", "gabor"] = Field(
         "fourier", description="Stimulus parametrization."
     )
-    steps: int = Field(
-        100, ge=1, description="Adam steps (or CMA-ES generations) per optimization."
-    )
+    steps: int = Field(60, ge=1, description="Adam steps per optimized stimulus.")
     lr: float = Field(0.05, gt=0, description="Adam learning rate.")
     jitter: int = Field(
         2, ge=0, description="Random shift in pixels per step (robustness to position)."
@@ -124,16 +149,34 @@ class OptimizerConfig(ConfigModel):
     )
     objective: Literal["maximize", "target", "decoder"] = Field(
         "maximize",
-        description="maximize the response, reach a target vector, or drive a decoder output.",
+        description="maximize the measured response, hold it at optimizer.target across rounds, "
+        "or drive a decoder output.",
     )
     target: list[float] | None = Field(
-        None, description="Target response vector for objective 'target'."
+        None,
+        description="Objective 'target': the measured response to hold, one value (uV for "
+        "measure.feature ssvep/evoked).",
+    )
+    target_reference: Literal["absolute", "calibration"] = Field(
+        "absolute",
+        description="Objective 'target': absolute: target is in the measured unit (uV); "
+        "calibration: target is a multiple of the median response to the calibration stimuli "
+        "(the same requested level for participants who respond more or less strongly).",
+    )
+    target_gain: float = Field(
+        0.5,
+        ge=0,
+        description="Objective 'target', closed loop only: integral gain. The level asked of the "
+        "model is the target plus this times the sum of past tracking errors (0: refit only).",
     )
     decoder_output: int = Field(0, ge=0, description="Output index for objective 'decoder'.")
     n_gabors: int = Field(8, ge=1, description="Components of the Gabor-mixture parametrization.")
     cma_sigma: float = Field(0.5, gt=0, description="CMA-ES initial step size.")
     cma_popsize: int = Field(
-        6, ge=2, description="CMA-ES population per generation (stimuli shown)."
+        6,
+        ge=2,
+        description="CMA-ES population per generation: one generation is told after this many "
+        "presentations.",
     )
     threads: int = Field(
         1,
@@ -180,9 +223,11 @@ class PresenterConfig(ConfigModel):
     screenshots: bool = Field(
         True, description="Save the first frame of every stimulus for the report."
     )
-    marker_stream: str = Field("bci-markers", description="LSL stream of stimulus labels.")
+    marker_stream: str = Field(
+        "bci-markers", description="LSL marker stream name (one label per shown stimulus)."
+    )
     description_stream: str = Field(
-        "bci-stimuli", description="LSL stream of stimulus JSON descriptions."
+        "bci-stimuli", description="LSL stream of stimulus descriptions (JSON, one per stimulus)."
     )
 
 
@@ -213,7 +258,28 @@ class ClosedLoopConfig(ConfigModel):
         ["random", "grating"], description="Baseline stimuli shown in every round."
     )
     calibration_trials: int = Field(
-        16, ge=2, description="Random stimuli shown first to fit the readout."
+        30, ge=2, description="Calibration stimuli shown first to fit the readout."
+    )
+    calibration_stimuli: Literal["probes", "random"] = Field(
+        "probes",
+        description="probes: oriented band-pass noise with random centre frequency, orientation, "
+        "bandwidth and orientation spread (spans the front end's feature space); random: 1/f "
+        "noise images.",
+    )
+    calibration_repeats: int = Field(
+        10,
+        ge=0,
+        description="Calibration stimuli shown a second time (later, in another block): the noise "
+        "ceiling of the readout's prediction accuracy.",
+    )
+    block_size: int = Field(
+        3,
+        ge=1,
+        description="Calibration stimuli per block; a round is one block too. Offline, every "
+        "block is a separate simulation (adaptation starts afresh, like a rest break).",
+    )
+    cv_folds: int = Field(
+        5, ge=2, description="Folds of the readout's cross-validation on calibration stimuli."
     )
     report_dir: str = Field(
         "reports/closed_loop", description="Where the round records and plots go."

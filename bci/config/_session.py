@@ -13,7 +13,9 @@ from ._runtime import (
     OutputsConfig,
     PostprocessConfig,
     PreprocessConfig,
+    QualityConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._sources import SimulatedSourceConfig, SourceConfig
@@ -47,6 +49,8 @@ class SessionConfig(ConfigModel):
         description="A paradigm shown while decoding, with the decoded result as feedback "
         "(selections, loop latency); null shows nothing.",
     )
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )

@@ -9,6 +9,21 @@ from pydantic import Field, model_validator
 from ._base import ConfigModel
 
 
+class SimulatedFaultsConfig(ConfigModel):
+    """Electrode faults injected into the simulated participant's channels (for testing checks)."""
+
+    flat: list[str] = Field(
+        default_factory=list, description="Channels that read a constant (a dead amplifier input)."
+    )
+    railed: list[str] = Field(
+        default_factory=list, description="Channels stuck at the amplifier rail (+187500 uV)."
+    )
+    line_noise: list[str] = Field(
+        default_factory=list,
+        description="Channels dominated by mains noise (a 60 uV sine at line_freq, or 50 Hz).",
+    )
+
+
 class SimulatedSourceConfig(ConfigModel):
     """The simulated participant (a virtual headset on LSL); see ``bci.devices.simulated``.
 
@@ -40,6 +55,10 @@ class SimulatedSourceConfig(ConfigModel):
     frames: str = Field(
         "bci-frames",
         description="Presenter frame log it listens to (EEG): responses follow the drawn frames.",
+    )
+    faults: SimulatedFaultsConfig = Field(
+        default_factory=SimulatedFaultsConfig,
+        description="Injected electrode faults (flat, railed, mains-dominated channels).",
     )
 
     @model_validator(mode="before")

@@ -11,6 +11,7 @@ import numpy as np
 
 from bci.config._calibration import CalibrationConfig
 
+from ._baseline_export import EXPORTABLE
 from ._epochs import Trials
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def export_model(
     from bci import models
 
     module = estimator.to_torch()
-    if name == "features":
+    base = name.removeprefix("pop_")
+    if base == "features" or base in EXPORTABLE:
         sfreq, n_times = trials.sfreq, trials.n_times
         normalization = "in-graph: per-window mean removed; features standardized inside the graph"
         example = trials.X[:8]

@@ -164,7 +164,7 @@ def record_live(
                 "frames": paradigm.frame_stream,
             }
         )
-    started = source_driver(source.kind)(source, 0, paradigm.name)
+    started = source_driver(source.kind)(source, 0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     presenter = recorder = None

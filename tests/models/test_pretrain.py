@@ -191,3 +191,34 @@ def test_ddp_two_processes_gloo(tmp_path, make_segments):
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = json.loads((out / "metrics.json").read_text())
     assert m["world_size"] == 2 and m["steps"] == 20
+
+
+def test_holdout_from_earlier_run_on_more_data(tmp_path, make_segments):
+    """--holdout-from keeps an earlier run's held-out recordings when data is added, so both
+    runs are scored on the same windows; --max-hours trains on a subset of the rest."""
+    import pytest
+
+    from bci import ConfigError
+    from bci.models._pretrain import heldout_sources, limit_hours, split_fixed
+
+    segs = make_segments(n=5)
+    s = PretrainSettings(steps=2, batch_size=8, eval_every=2, eval_windows=16, encoder=TINY)
+    first = pretrain(segs, tmp_path / "a", s, progress=False)
+    held = heldout_sources(tmp_path / "a" / "metrics.json")
+    assert held == first["heldout_recordings"]
+    assert heldout_sources(tmp_path / "a" / "encoder.pt") == held
+    more = segs + make_segments(n=3, seed=1)
+    for i, g in enumerate(more[5:]):
+        g.source = f"extra{i}"
+    train, out = split_fixed(more, held)
+    assert [g.source for g in out] == held and len(train) == len(more) - len(held)
+    again = replace(s, holdout_from=str(tmp_path / "a" / "metrics.json"), max_hours=0.01)
+    m = pretrain(more, tmp_path / "b", again, progress=False)
+    assert m["heldout_recordings"] == held
+    assert m["baseline_loss"] == pytest.approx(first["baseline_loss"])  # the same windows
+    assert m["train_hours"] <= 0.01 + 30 / 3600
+    assert sum(g.seconds for g in limit_hours(more, 0.02, 0)) < sum(g.seconds for g in more)
+    with pytest.raises(ConfigError, match="not in --data"):
+        split_fixed(segs[:1], held + ["elsewhere"])
+    with pytest.raises(ConfigError, match="no such file"):
+        heldout_sources(tmp_path / "nope.json")

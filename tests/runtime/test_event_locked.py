@@ -92,11 +92,14 @@ def test_windows_lie_on_the_hop_grid_whatever_the_chunking() -> None:
     for p, q in zip(whole, pieces, strict=True):
         assert p.index == q.index and p.t_last == q.t_last
         np.testing.assert_array_equal(p.data, q.data)
-    # live: one late chunk crossing boundaries gives the newest boundary's window, not its newest sample
-    live = Windower(3, 250, 25)
-    live(x[:, :250], ts[:250], 0.0)
-    win = live(x[:, 250:310], ts[250:310], 0.0)
-    assert win.index == 300 and win.skipped == 1 and win.t_last == ts[299]
+    # one late chunk crossing boundaries: one window, ending on the newest boundary (grid) or at
+    # the newest sample in hand (live default)
+    for grid, end in ((True, 300), (False, 310)):
+        live = Windower(3, 250, 25, grid=grid)
+        live(x[:, :250], ts[:250], 0.0)
+        win = live(x[:, 250:310], ts[250:310], 0.0)
+        assert win.index == end and win.skipped == 1 and win.t_last == ts[end - 1]
+        np.testing.assert_array_equal(win.data, x[:, end - 250 : end])
 
 
 def _offline_auc(decoder: Path, test: Path) -> float:
@@ -176,3 +179,37 @@ def test_bci_run_decodes_one_epoch_per_flash(p300_decoder: Path, tmp_path: Path,
     # and every flash whose epoch ended before the session did got exactly one decision
     done = marks[marks + 0.8 < dec_t.max()]
     assert abs(len(done) - len(dec_t)) <= 1, (len(done), len(dec_t))
+
+
+def test_real_muse_p300_decodes_event_locked(shared_data: Path, tmp_path: Path) -> None:
+    """A real Muse P300 run (jittery, millisecond-quantized timestamps), decoder calibrated on
+    the subject's other runs: one decision per onset, pseudo-online AUC = offline +- 0.05, and
+    an 8x LSL replay gives the same probabilities as virtual time."""
+    from sklearn.metrics import roc_auc_score
+
+    import bci
+    from bci.config import load_config
+    from bci.config._calibration import CalibrationConfig
+    from bci.models.calibration import calibrate, load_trials
+
+    files = sorted((shared_data / "muse-p300" / "subject1").rglob("*.csv"))
+    if len(files) < 3:
+        pytest.skip("muse-p300 subject1 runs are missing")
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "configs" / "calibrate_muse-p300.yaml", CalibrationConfig)
+    cfg = cfg.model_copy(update={"strategies": ["features"], "sessions": "none"})
+    train, test = files[:-1], files[-1:]
+    calibrate(train, cfg, tmp_path / "cal", progress=False, learning=False, shortcut=False)
+    (res,) = bci.decode_recording(tmp_path / "cal", test, calibration=cfg)
+    d = res.decisions
+    onsets = [t for t, v in res.markers if v in cfg.mapping]
+    assert res.event_locked and len(d) == len(onsets) - res.counters["onsets_incomplete"]
+    y = np.array([cfg.mapping.get(m, "") for m in d["marker"]]) == cfg.positive
+    online = roc_auc_score(y, d["probs"][:, 1])
+    trials = load_trials(test, cfg)
+    probs = bci.DecoderONNX(tmp_path / "cal").decode_batch(trials.X)
+    offline = roc_auc_score(trials.y == cfg.classes.index(cfg.positive), probs[:, 1])
+    assert abs(online - offline) <= 0.05, (online, offline)
+    (live,) = bci.decode_recording(tmp_path / "cal", test, calibration=cfg, speed=8.0)
+    assert len(live.decisions) == len(d)
+    np.testing.assert_allclose(live.decisions["probs"], d["probs"], atol=1e-4)

@@ -51,7 +51,7 @@ def test_a_registered_driver_feeds_the_session_inlets(uid: str) -> None:
     """A new headset driver is one callable and one registration; the session pulls it."""
     made: list[_Producer] = []
 
-    def driver(config: _HeadsetConfig, index: int, session: str) -> StartedSource:
+    def driver(config: _HeadsetConfig, index: int) -> StartedSource:
         made.append(_Producer(config.name))
         return StartedSource((config.name,), producer=made[-1])
 

@@ -125,3 +125,55 @@ def test_constrain_and_params():
     raw = make_param("fourier", 32, 0).raw()
     img = constrain(raw, 0.1).detach()
     assert img.shape == (32, 32) and abs(float(img.std()) - 0.1) < 0.01
+
+
+def test_cross_validation_predicts_held_out_stimuli():
+    from bci.stimuli._insilico import cross_validate
+
+    model = InSilicoModel(GaborEnergy(size=32), alpha=10.0)
+    imgs = np.stack([grating(32, 0.2, c, o) for c in (2, 3, 4, 6, 8) for o in np.linspace(0, 3, 6)])
+    feats = model.features(torch.tensor(imgs, dtype=torch.float32)).numpy()
+    y = feats @ np.random.default_rng(1).standard_normal(feats.shape[1])
+    pred = cross_validate(model, imgs, y, folds=5)
+    assert pred.shape == y.shape and np.isfinite(pred).all()
+    assert np.corrcoef(pred, y)[0, 1] > 0.5
+    # a response unrelated to the stimuli is not predicted
+    noise = np.random.default_rng(2).standard_normal(len(y))
+    assert abs(np.corrcoef(cross_validate(model, imgs, noise, folds=5), noise)[0, 1]) < 0.5
+    with pytest.raises(ValueError, match="4 trials"):
+        cross_validate(model, imgs[:3], y[:3])
+
+
+def test_misspecified_front_end_from_the_config():
+    default = build_model(InSilicoConfig(image_size=32))
+    mis = build_model(InSilicoConfig(image_size=32, frequencies=[1.5, 3.0, 6.0, 12.0], n_orient=4))
+    assert default.front_end.n_orient == 8 and mis.front_end.n_orient == 4
+    assert mis.front_end.n_filters == 16 and default.front_end.n_filters == 32
+    # the same grating drives the two banks differently (preferred frequencies shifted)
+    g = torch.tensor(grating(32, 0.2, cycles=12), dtype=torch.float32)[None]
+    d = default.front_end(g).reshape(4, 8, -1).mean((1, 2))
+    m = mis.front_end(g).reshape(4, 4, -1).mean((1, 2))
+    assert int(d.argmax()) == 2 and int(m.argmax()) == 3  # 12 c/image: 3rd default, 4th shifted
+
+
+def test_untrained_readout_is_fixed_and_seeded():
+    imgs = np.stack([random_image(32, 0.2, s) for s in range(8)])
+    a = InSilicoModel(GaborEnergy(size=32)).fit_untrained(imgs, seed=3)
+    b = InSilicoModel(GaborEnergy(size=32)).fit_untrained(imgs, seed=3)
+    c = InSilicoModel(GaborEnergy(size=32)).fit_untrained(imgs, seed=4)
+    assert np.array_equal(a.predict(imgs), b.predict(imgs))
+    assert not np.allclose(a.predict(imgs), c.predict(imgs))
+
+
+def test_optimizer_deadline_and_warm_start():
+    import time
+
+    model = InSilicoModel(GaborEnergy(size=32))
+    rng = np.random.default_rng(0)
+    model.fit(np.stack([random_image(32, 0.2, s) for s in range(10)]), rng.standard_normal(10))
+    opt = GradientOptimizer(model, make_objective("maximize"), 32, steps=10_000)
+    res = opt(seed=0, deadline=time.perf_counter() + 0.2)
+    assert 1 <= res.steps < 10_000 and res.param is not None
+    # warm start continues from the same parameters (in place)
+    again = opt(seed=99, steps=5, init=res.param)
+    assert again.param is res.param and again.history[0] >= res.history[0]
