@@ -194,17 +194,6 @@ async def _run(
     mqtt_port: int | None = None
     try:
         source, aux = await asyncio.to_thread(sources.start, list(config.sources))
-        protocol, own_streams = sources.protocol_names, []
-        if config.paradigm is not None:  # on screen, with the decoded result as feedback
-            from bci.stimuli._paradigm_show import session_presenter
-
-            presenter, pcfg = session_presenter(config)
-            await asyncio.to_thread(presenter.start)
-            w = pcfg.window
-            extra = (w.marker_stream, w.description_stream, pcfg.frame_stream)
-            protocol = tuple(dict.fromkeys((*protocol, *extra)))
-            # the presenter's streams, by the source ids it gives them
-            own_streams = [f"name='{n}' and source_id='{n}-paradigm'" for n in extra]
         # warn or refuse on bad required channels (not for a replay: it would skip its start)
         if config.quality.on_bad != "off" and config.sources[0].kind != "replay":
             from bci.devices import SourceLSL
@@ -216,6 +205,14 @@ async def _run(
             await asyncio.to_thread(
                 startup_check, probe, config.quality, need, config.preprocess.notch or 50.0
             )
+        protocol, expected = sources.protocol_names, dict(sources.protocol_ids)
+        if config.paradigm is not None:  # on screen, with the decoded result as feedback
+            from bci.stimuli._paradigm_show import session_presenter
+
+            presenter, pcfg = session_presenter(config, session_id)
+            await asyncio.to_thread(presenter.start)
+            protocol = tuple(dict.fromkeys((*protocol, *presenter.source_ids)))
+            expected |= presenter.source_ids
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)
@@ -224,8 +221,8 @@ async def _run(
             protocol,
             {source.spec.source_id, *(a.spec.source_id for a in aux)},
             session_id,
-            (list(config.recording.streams) if config.recording.enabled else []) + own_streams,
-            sources.protocol_ids,
+            list(config.recording.streams) if config.recording.enabled else [],
+            expected,
         )
         settings = _engine_settings(config, decoder)
         if config.recording.enabled:
@@ -315,7 +312,7 @@ async def _run(
                 stop.set()
 
             ends = asyncio.create_task(end_of_paradigm())
-        elif sources.finite:
+        if sources.finite:
 
             async def end_of_data() -> None:
                 await asyncio.to_thread(sources.wait_end)
@@ -365,9 +362,9 @@ async def _run(
                 rec_path.unlink(missing_ok=True)
                 logger.info("the session did not start; no recording kept")
                 rec_path = None
+        sources.stop()  # the participant stops listening before the presenter's outlets go
         if presenter is not None:
             await asyncio.to_thread(presenter.stop)
-        sources.stop()
     return SessionResult(rec_path, summary, mqtt.counts() if mqtt is not None else {}, mqtt_port)
 
 

@@ -80,7 +80,7 @@ class StartedSource:
 class Source(Protocol):
     """A source driver: starts one configured source and returns its streams."""
 
-    def __call__(self, config: Any, index: int, session: str) -> StartedSource: ...  # noqa: D102
+    def __call__(self, config: Any, index: int) -> StartedSource: ...  # noqa: D102
 
 
 _REGISTRY: dict[str, Source] = {}
@@ -150,7 +150,7 @@ def _simulated(config: Any, index: int) -> StartedSource:
     )
 
 
-def _brainflow(config: Any, index: int, session: str = "") -> StartedSource:
+def _brainflow(config: Any, index: int) -> StartedSource:
     from bci.devices import BoardBrainFlow
 
     board = BoardBrainFlow(config.board, config.params, config.name).start()
@@ -204,27 +204,7 @@ def _replay(config: Any, index: int) -> StartedSource:
     )
 
 
-def _replay_inlet(spec: Any) -> Any:
-    """An inlet on a stream replayed by this process: its timestamps are the replay schedule.
-
-    Same process, same clock: no clock correction, and no dejitter (at speed X the schedule
-    runs X times the nominal rate, which a dejitter fitted to the nominal rate would stretch
-    back out: EEG and marker clocks would drift apart). Latency is then measured against
-    the replay schedule.
-    """
-    import pylsl
-
-    from bci.devices import SourceLSL
-
-    return SourceLSL(
-        source_id=spec.source_id,
-        timeout=10.0,
-        processing_flags=pylsl.proc_threadsafe,
-        dejitter=False,
-    )
-
-
-def _lsl(config: Any, index: int, session: str = "") -> StartedSource:
+def _lsl(config: Any, index: int) -> StartedSource:
     from bci.devices import SourceLSL
 
     if index == 0:
@@ -250,7 +230,7 @@ class SessionSources:
         self.protocol_ids: dict[str, str] = {}  # protocol streams our sources publish
         self.session_id = session_id
 
-    def start(self, sources: list[Any], session: str = "session") -> tuple[Any, list[Any]]:
+    def start(self, sources: list[Any]) -> tuple[Any, list[Any]]:
         """Start ``sources`` (config entries) in order.
 
         Returns

@@ -68,6 +68,8 @@ class ShowSettings:
         Pace flips by the clock at this rate (emulates a display of that rate).
     wait_consumers : float
         Seconds to wait for a consumer of the frame log before the first trial.
+    session_id : str | None
+        The session that shows the paradigm: its id tags the streams' source ids.
     """
 
     config: ParadigmConfig
@@ -76,6 +78,7 @@ class ShowSettings:
     pace_hz: float | None = None
     wait_consumers: float = 0.0
     log_level: int = logging.INFO
+    session_id: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -99,17 +102,16 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         cfg = self.cfg
         self.event = event
         w = cfg.window
-        self.markers = MarkerOutletLSL(
-            w.marker_stream, "Markers", source_id=f"{w.marker_stream}-paradigm"
-        )
+        ids = stream_ids(cfg, s.session_id)
+        self.markers = MarkerOutletLSL(w.marker_stream, "Markers", source_id=ids[w.marker_stream])
         self.desc = MarkerOutletLSL(
-            w.description_stream, "StimulusDescription", f"{w.description_stream}-paradigm"
+            w.description_stream, "StimulusDescription", ids[w.description_stream]
         )
         labels = cfg.labels
         self.frames_spec = StreamSpec(
             name=cfg.frame_stream,
             stype="FrameLog",
-            source_id=f"{cfg.frame_stream}-paradigm",
+            source_id=ids[cfg.frame_stream],
             sfreq=0.0,
             ch_names=("frame", *labels),
             ch_types=("misc",) * (len(labels) + 1),
@@ -642,6 +644,14 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         self.frames.close() if hasattr(self.frames, "close") else None
 
 
+def stream_ids(cfg: ParadigmConfig, session_id: str | None = None) -> dict[str, str]:
+    """Source ids of the presenter's streams (markers, descriptions, frame log), by name."""
+    from bci._ownership import owned_source_id
+
+    names = (cfg.window.marker_stream, cfg.window.description_stream, cfg.frame_stream)
+    return {n: owned_source_id(f"{n}-paradigm", session_id) for n in names}
+
+
 def _paradigm_main(settings: ShowSettings, say, stop_event, go=None) -> int:  # pragma: no cover
     """The window process: measure, say ready (or error), run, say done."""
     try:
@@ -714,6 +724,9 @@ def _paradigm_main(settings: ShowSettings, say, stop_event, go=None) -> int:  # 
             "p99": float(np.percentile(lat, 99)) if lat.size else None,
         },
     }
+    if w.dec_inlet is not None:  # before the session drops its decision outlet
+        w.dec_inlet.close_stream()
+        w.dec_inlet = None
     say({"done": summary})
     # Inlets close before their outlets: the parent stops its recorder, then closes stdin.
     stop_event.wait(30.0)
@@ -787,6 +800,7 @@ class ParadigmPresenter:
         decisions: str | None = None,
         pace_hz: float | None = None,
         wait_consumers: float = 0.0,
+        session_id: str | None = None,
     ) -> None:
         self.settings = ShowSettings(
             config,
@@ -795,7 +809,10 @@ class ParadigmPresenter:
             pace_hz,
             wait_consumers,
             logging.getLogger().getEffectiveLevel(),
+            session_id,
         )
+        #: Source ids of the presenter's streams, by name.
+        self.source_ids = stream_ids(config, session_id)
         self.proc = None
         self.info: dict = {}
         self.summary: dict | None = None
@@ -834,6 +851,7 @@ class ParadigmPresenter:
             "pace_hz": s.pace_hz,
             "wait_consumers": s.wait_consumers,
             "log_level": s.log_level,
+            "session_id": s.session_id,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bci.stimuli._paradigm_show", json.dumps(args)],
@@ -903,7 +921,9 @@ class ParadigmPresenter:
             proc.stdout.close()
 
 
-def session_presenter(config) -> tuple[ParadigmPresenter, ParadigmConfig]:
+def session_presenter(
+    config, session_id: str | None = None
+) -> tuple[ParadigmPresenter, ParadigmConfig]:
     """The presenter a session config names (``paradigm:``), fed by the session's decisions.
 
     Raises
@@ -930,7 +950,7 @@ def session_presenter(config) -> tuple[ParadigmPresenter, ParadigmConfig]:
         )
     lsl = config.outputs.lsl.name
     decisions = f"name='{lsl}' and source_id='{config.name}-{lsl}'"
-    return ParadigmPresenter(cfg, pc.trials, decisions, pc.pace_hz), cfg
+    return ParadigmPresenter(cfg, pc.trials, decisions, pc.pace_hz, session_id=session_id), cfg
 
 
 def load_paradigm(name_or_path: str | Path) -> ParadigmConfig:

@@ -126,8 +126,9 @@ def main() -> None:  # pragma: no cover - benchmark
         sys.stdout.write(json.dumps(row, default=float) + "\n")
         rows.append(row)
     bench = ROOT / "docs" / "bench" / "paradigm.json"
-    old = json.loads(bench.read_text()) if bench.exists() else []
-    bench.write_text(json.dumps(old + rows, indent=1, default=float))
+    old = json.loads(bench.read_text()) if bench.exists() else {"meta": {}, "rows": []}
+    old["rows"] += rows
+    bench.write_text(json.dumps(old, indent=1, default=float))
 
 
 if __name__ == "__main__":

@@ -44,13 +44,13 @@ class SessionConfig(ConfigModel):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
-    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
-    quality: QualityConfig = Field(default_factory=QualityConfig)
     paradigm: SessionParadigmConfig | None = Field(
         None,
         description="A paradigm shown while decoding, with the decoded result as feedback "
         "(selections, loop latency); null shows nothing.",
     )
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )

@@ -52,13 +52,13 @@ class SimulatedSourceConfig(ConfigModel):
     markers: str = Field("bci-markers", description="Marker stream the participant listens to.")
     stimuli: str = Field("bci-stimuli", description="Stimulus-description stream it listens to.")
     truth: str = Field("bci-sim-truth", description="Ground-truth stream it publishes.")
-    faults: SimulatedFaultsConfig = Field(
-        default_factory=SimulatedFaultsConfig,
-        description="Injected electrode faults (flat, railed, mains-dominated channels).",
-    )
     frames: str = Field(
         "bci-frames",
         description="Presenter frame log it listens to (EEG): responses follow the drawn frames.",
+    )
+    faults: SimulatedFaultsConfig = Field(
+        default_factory=SimulatedFaultsConfig,
+        description="Injected electrode faults (flat, railed, mains-dominated channels).",
     )
 
     @model_validator(mode="before")

@@ -30,7 +30,7 @@ def ssvep_decoder(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("ssvep")
     _, res, timing = calibrate_live("ssvep", out)
-    assert timing["trials"] == 24 and not timing["aborted"]
+    assert timing["trials"] == 40 and not timing["aborted"]
     return res.out_dir
 
 

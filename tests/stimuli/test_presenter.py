@@ -62,7 +62,7 @@ def test_presenter_100_frames_markers_flip_times_screenshot(uid, tmp_path):
             )
         shown = pres.results(n, timeout=60)
         labels, stamps = _pull_all(markers, n)
-        djson, dstamps = _pull_all(descs, n)
+        djson, dstamps = _pull_all(descs, 2 * n)  # onset and offset of every stimulus
         markers.close_stream()
         descs.close_stream()
     assert [s.stim_id for s in shown] == list(range(n))
@@ -70,8 +70,12 @@ def test_presenter_100_frames_markers_flip_times_screenshot(uid, tmp_path):
     assert labels == [f"frame_{k:03d}" for k in range(n)]
     flips = np.array([s.flip_time for s in shown])
     assert np.all(np.diff(flips) > 0), "flip times must increase"
+    every = [json.loads(d) for d in djson]
+    offsets = [t for d, t in zip(every, dstamps, strict=True) if d["label"] == "end"]
+    dstamps = [t for d, t in zip(every, dstamps, strict=True) if d["label"] != "end"]
     assert np.allclose(stamps, flips, atol=1e-6) and np.allclose(dstamps, flips, atol=1e-6)
-    parsed = [json.loads(d) for d in djson]
+    assert np.allclose(offsets, [s.last_flip for s in shown], atol=1e-6)
+    parsed = [d for d in every if d["label"] != "end"]
     assert [d["id"] for d in parsed] == list(range(n))
     assert (
         parsed[0]["kind"] == "image"
