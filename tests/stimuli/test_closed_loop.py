@@ -45,10 +45,12 @@ def _small(seed: int = 0, rounds: int = 2, **over) -> ClosedLoop:
     )
 
 
-def _run_seed(seed: int, rounds: int = 20) -> dict[str, np.ndarray]:
+def _run_seed(seed: int, rounds: int = 20, calibration: int = 30) -> dict[str, np.ndarray]:
     cl = ClosedLoopConfig(
         seed=seed,
         rounds=rounds,
+        calibration_trials=calibration,
+        calibration_repeats=0,
         model={"image_size": 32},
         optimizer={"steps": 60, "threads": 1},
         safety=OPT_IN,
@@ -82,12 +84,15 @@ def _check(tables: list[dict[str, np.ndarray]]) -> dict:
     return out
 
 
+@pytest.mark.timeout(900)
 def test_optimized_beats_random_and_grating_over_seeds():
-    """3 participants (seeds) x 20 rounds; paired one-sided Wilcoxon over the 60 round pairs."""
-    _check([_run_seed(s) for s in (0, 1, 2)])
+    """3 participants (seeds) x 12 rounds; paired one-sided Wilcoxon over the 36 round pairs
+    (the 10-participant statistics are the benchmark's)."""
+    _check([_run_seed(s, rounds=12, calibration=20) for s in (0, 1, 2)])
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_optimized_beats_baselines_more_seeds():
     res = _check([_run_seed(s) for s in range(6)])
     for base, (p, gains) in res.items():
