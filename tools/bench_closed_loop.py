@@ -272,6 +272,21 @@ def statistics(data: dict) -> dict:
             "p_random_greater": _wilcoxon(rand, closed),
             "per_round": per_round,
         }
+        # a target above what the maximize arm reached for that participant cannot be held
+        reach = {
+            r["participant"]: r["mean_measured"]["optimized"] for r in runs if r["arm"] == "fitted"
+        }
+        ok = [k for k, p in enumerate(among) if p in reach and levels[k] <= reach[p]]
+        if ok:
+            c, o = [closed[k] for k in ok], [opened[k] for k in ok]
+            out["target"][name]["reachable"] = {
+                "participants": [among[k] for k in ok],
+                "mean_closed": float(np.mean(c)),
+                "mean_open": float(np.mean(o)),
+                "mean_random": float(np.mean([rand[k] for k in ok])),
+                "ratio_closed_open": float(np.mean(c) / np.mean(o)),
+                "p_open_greater": _wilcoxon(o, c),
+            }
     for key in ("r", "r2", "ceiling_r", "repeat_r", "noise_sd"):
         vals = get("fitted", lambda r, k=key: r["validity"].get(k))
         if vals is not None and all(v is not None for v in vals):
@@ -361,6 +376,20 @@ def markdown(data: dict) -> str:
                 f"{t['mean_random']:.1f} | {t['ratio_closed_open']:.2f} | "
                 f"{_p(t['p_open_greater'])} | {_p(t['p_random_greater'])} |"
             )
+        for name, t in st["target"].items():
+            r = t.get("reachable")
+            if r and len(r["participants"]) < len(t["participants"]):
+                lines.append(
+                    f"| {name}, reachable targets only | {len(r['participants'])} | | "
+                    f"{r['mean_closed']:.1f} | {r['mean_open']:.1f} | {r['mean_random']:.1f} | "
+                    f"{r['ratio_closed_open']:.2f} | {_p(r['p_open_greater'])} | |"
+                )
+        lines += [
+            "",
+            "Reachable targets only: participants whose target is at most the mean response the "
+            "maximize arm (closed loop, fitted readout) reached; a subset chosen after the run, "
+            "not part of the pre-specified comparison.",
+        ]
         lines.append("")
     v = st["validity"]
     if v:
