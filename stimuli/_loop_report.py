@@ -214,8 +214,8 @@ def markdown(summary: dict, cl: ClosedLoopConfig) -> str:
         lines += [
             "## Control to a target",
             "",
-            f"Target {t['level']} {u}; mean absolute tracking error over the last "
-            f"{t['window']} rounds:",
+            f"Target {t['level']:.1f} {u}; mean absolute tracking error over the last "
+            f"{t['window']} rounds (fewer when the run is shorter):",
             "",
             f"| condition | tracking error ({u}) |",
             "|---|---|",
