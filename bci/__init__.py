@@ -17,6 +17,7 @@ from ._errors import (
     StimulusError,
     StreamError,
 )
+from ._evaluate_run import DecodedRecording, decode_recording
 from ._session import SessionResult, run_session
 from ._types import Chunk, Decision, Marker, Recording, Signal, StreamSpec
 
@@ -27,6 +28,7 @@ __all__ = [
     "Chunk",
     "ConfigError",
     "Decision",
+    "DecodedRecording",
     "DecoderError",
     "DecoderONNX",
     "DeviceError",
@@ -40,5 +42,6 @@ __all__ = [
     "StreamError",
     "StreamSpec",
     "__version__",
+    "decode_recording",
     "run_session",
 ]

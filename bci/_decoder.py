@@ -1,6 +1,6 @@
 """Run an exported decoder with onnxruntime: the only model code on the live decode path.
 
-The decoder contract (``BRIEF`` contract 4): input ``"x"`` float32 ``(batch, n_channels,
+The decoder contract (docs/design.md#decoder): input ``"x"`` float32 ``(batch, n_channels,
 n_times)`` in microvolts after the runtime's preprocessing, output ``"y"`` float32
 ``(batch, n_outputs)``; metadata in ``model.metadata_props`` under keys prefixed ``bci.`` with
 JSON-encoded values. This module imports onnxruntime and numpy only, never torch.
@@ -186,6 +186,7 @@ class DecoderONNX:
         out_shape = list(outputs[OUTPUT_NAME].shape)
         self.n_outputs: int | None = out_shape[-1] if isinstance(out_shape[-1], int) else None
         self._x = np.zeros((1, self.n_channels, self.n_times), dtype=np.float32)
+        self._fixed_batch = isinstance(shape[0], int) and shape[0] == 1
         self._feed = {INPUT_NAME: self._x}
         self._out_names = [OUTPUT_NAME]
         self._y: np.ndarray | None = None
@@ -304,6 +305,39 @@ class DecoderONNX:
         if self.n_outputs is None:
             self.n_outputs = int(y.shape[-1])
         return y[0]
+
+    def decode_batch(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Decode many windows at once (virtual time): ``(n, n_channels, n_times)`` -> ``(n, n_outputs)``.
+
+        Batches of ``batch_size`` go through onnxruntime in one run each; a model exported
+        with a fixed batch of 1 is run window by window.
+
+        Raises
+        ------
+        DecoderError
+            When the windows' shape differs from the model's or onnxruntime fails.
+        """
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 3 or x.shape[1:] != self._x.shape[1:]:
+            raise DecoderError(
+                f"windows of shape {tuple(x.shape)} do not match the decoder's "
+                f"(n, {self.n_channels}, {self.n_times})"
+            )
+        outs = []
+        for a in range(0, len(x), batch_size):
+            part = x[a : a + batch_size]
+            try:
+                if self._fixed_batch:
+                    raise ValueError("fixed batch")
+                outs.append(np.array(self._session.run(self._out_names, {INPUT_NAME: part})[0]))
+            except Exception:  # noqa: BLE001 - a batch-1 graph: fall back to one at a time
+                if not self._fixed_batch:
+                    logger.debug("decoder %s takes batch 1 only: decoding one by one", self.path)
+                    self._fixed_batch = True
+                outs.append(np.stack([np.array(self(w)) for w in part]))
+        if not outs:
+            return np.zeros((0, self.n_outputs or 0), np.float32)
+        return np.concatenate(outs).astype(np.float32, copy=False)
 
     def warmup(self, n: int = 10) -> float:
         """Run ``n`` inferences on zeros so the first live window is not the slow one.

@@ -10,6 +10,12 @@ The client never blocks the event loop: :meth:`ClientMQTT.publish` only appends 
 bounded outbox (when full, the oldest message is dropped and counted in ``unsent``); a
 background task drains it while connected and reconnects with exponential backoff when
 the broker goes away.
+
+Connection failures are classified (:func:`classify_failure`): an unreachable broker is
+retried (it may be restarting); a refused login (``not authorized``, bad credentials) or a
+failed TLS check is reported once, at ERROR, naming the config key to change, and never
+retried: the client turns *off* (:attr:`ClientMQTT.state`), counts whatever it is handed
+afterwards as ``unsent`` and sets :attr:`ClientMQTT.failed` so that a session can stop.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import BCIError
@@ -56,6 +62,10 @@ class MQTTSettings:
         Connect with TLS (``ca_file`` or the system's CAs).
     ca_file : str | None
         CA certificate for TLS.
+    cert_file, key_file : str | None
+        Client certificate and its key, for brokers that require one.
+    key_password : str | None
+        Passphrase of ``key_file``.
     outbox : int
         Messages held while the broker is slow or away; beyond that the oldest are dropped.
     backoff_min, backoff_max : float
@@ -70,9 +80,12 @@ class MQTTSettings:
     topic_prefix: str = "bci"
     qos: int = 1
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     tls: bool = False
     ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    key_password: str | None = field(default=None, repr=False)
     outbox: int = 1024
     backoff_min: float = 0.1
     backoff_max: float = 5.0
@@ -100,6 +113,82 @@ def _sanitize(obj: Any) -> Any:
     return obj
 
 
+#: Failure kinds that retrying cannot fix (the client turns off instead).
+FATAL_FAILURES = ("not_authorized", "tls")
+
+
+@dataclass(frozen=True)
+class MQTTFailure:
+    """Why a connection to the broker failed.
+
+    Parameters
+    ----------
+    kind : str
+        ``not_authorized`` (login refused), ``tls`` (certificate or handshake), ``refused``
+        (the broker rejected the connection for another reason) or ``unreachable``.
+    detail : str
+        The underlying error text.
+    hint : str
+        What to change, naming the config key.
+    """
+
+    kind: str
+    detail: str
+    hint: str
+
+    @property
+    def fatal(self) -> bool:
+        """Whether retrying is pointless (credentials or TLS must change first)."""
+        return self.kind in FATAL_FAILURES
+
+    def message(self, host: str, port: int) -> str:
+        """One line for the log and the status: what failed, why, what to change."""
+        what = {
+            "not_authorized": "refused the login",
+            "tls": "failed the TLS check",
+            "refused": "refused the connection",
+            "unreachable": "is not reachable",
+        }[self.kind]
+        return f"MQTT broker {host}:{port} {what} ({self.detail}); {self.hint}"
+
+
+def classify_failure(exc: BaseException) -> MQTTFailure:
+    """Turn a connection error (aiomqtt, ssl, OS) into an :class:`MQTTFailure`."""
+    text = str(exc) or type(exc).__name__
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and len(chain) < 8:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    rc = getattr(exc, "rc", None)
+    rc_value = getattr(rc, "value", rc)
+    low = text.lower()
+    if any(isinstance(x, ssl.SSLError) for x in chain) or "ssl" in low or "certificate" in low:
+        return MQTTFailure(
+            "tls",
+            text,
+            "check outputs.mqtt.ca_file (the CA that signed the broker's certificate), "
+            "outputs.mqtt.tls and the broker's host name",
+        )
+    if rc_value in (4, 5, 134, 135) or "not authorized" in low or "bad user" in low:
+        return MQTTFailure(
+            "not_authorized",
+            text,
+            "check outputs.mqtt.username and the password (outputs.mqtt.password, "
+            "password_env or password_file)",
+        )
+    if rc is not None:
+        return MQTTFailure(
+            "refused", text, "check outputs.mqtt.host/port and the broker's configuration"
+        )
+    return MQTTFailure(
+        "unreachable",
+        text,
+        "check that the broker runs and outputs.mqtt.host/port (and outputs.mqtt.tls) match it; "
+        "retrying",
+    )
+
+
 def encode(payload: dict) -> bytes:
     """Encode a payload as strict JSON (``"v"`` added when missing)."""
     body = {"v": PAYLOAD_VERSION, **payload}
@@ -124,6 +213,10 @@ class ClientMQTT:
         Successful connections after the first one.
     connected : bool
         Whether a broker connection is up now.
+    failure : MQTTFailure | None
+        The last connection failure (``None`` once connected again).
+    failed : asyncio.Event
+        Set when a fatal failure (login refused, TLS) turned the client off.
     """
 
     def __init__(self, settings: MQTTSettings):
@@ -138,7 +231,12 @@ class ClientMQTT:
         self.connections = 0
         self.connected = False
         self.last_error: str | None = None
+        self.failure: MQTTFailure | None = None
+        self.off = False
+        self._reported: str | None = None
+        self._last_status: dict | None = None
         self._connected_evt: asyncio.Event | None = None
+        self.failed = asyncio.Event()
 
     def topic(self, kind: str) -> str:
         """The topic of a message kind."""
@@ -177,6 +275,11 @@ class ClientMQTT:
         """
         if kind not in KINDS:
             raise BCIError(f"MQTT message kind {kind!r}: use one of {KINDS}")
+        if kind == "status":
+            self._last_status = payload  # re-published (retained) after every reconnect
+        if self.off:  # a fatal failure: nothing will ever be sent
+            self.unsent += 1
+            return False
         if qos is None:
             qos = (
                 self.settings.qos
@@ -202,6 +305,16 @@ class ClientMQTT:
                 self._loop.call_soon_threadsafe(self._wake.set)
 
     @property
+    def state(self) -> str:
+        """``connected``, ``connecting`` (first attempt or retrying), ``closed`` (stopped) or
+        ``off`` (fatal failure)."""
+        if self.off:
+            return "off"
+        if self._task is None and self.connections:
+            return "closed"
+        return "connected" if self.connected else "connecting"
+
+    @property
     def pending(self) -> int:
         """Messages waiting in the outbox."""
         return len(self._outbox)
@@ -219,14 +332,19 @@ class ClientMQTT:
         return self
 
     async def wait_connected(self, timeout: float = 5.0) -> bool:
-        """Wait until connected (True) or ``timeout`` passes (False)."""
+        """Wait until connected (True), or a fatal failure or ``timeout`` (False)."""
         if self._connected_evt is None:
             return False
+        waits = [
+            asyncio.ensure_future(self._connected_evt.wait()),
+            asyncio.ensure_future(self.failed.wait()),
+        ]
         try:
-            await asyncio.wait_for(self._connected_evt.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        return self.connected
 
     async def stop(self, flush_timeout: float = 2.0) -> ClientMQTT:
         """Publish ``offline`` status, flush the outbox for up to ``flush_timeout`` s, disconnect.
@@ -235,7 +353,8 @@ class ClientMQTT:
         """
         if self._task is None:
             return self
-        self.publish("status", self._status("offline"))
+        if not self.off:
+            self.publish("status", self._status("offline"))
         deadline = time.monotonic() + flush_timeout
         while self._outbox and self.connected and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -249,18 +368,28 @@ class ClientMQTT:
         self.unsent += len(self._outbox)
         self._outbox.clear()
         logger.info(
-            "MQTT: %d sent, %d unsent, %d reconnect(s)", self.sent, self.unsent, self.reconnects
+            "MQTT: %d sent, %d unsent, %d reconnect(s)%s",
+            self.sent,
+            self.unsent,
+            self.reconnects,
+            " (off: " + self.failure.kind + ")" if self.off and self.failure else "",
         )
         return self
 
-    def counts(self) -> dict[str, int | bool]:
-        """``sent``, ``unsent``, ``pending``, ``reconnects``, ``connected``."""
+    def counts(self) -> dict[str, int | bool | str | None]:
+        """``sent``, ``unsent``, ``pending``, ``reconnects``, ``connected``, ``state``, ``error``.
+
+        The one set of MQTT numbers: the live view, the metrics and the exit summary all
+        read them from here.
+        """
         return {
             "sent": self.sent,
             "unsent": self.unsent,
             "pending": self.pending,
             "reconnects": self.reconnects,
             "connected": self.connected,
+            "state": self.state,
+            "error": self.failure.kind if self.failure is not None else None,
         }
 
     # ------------------------------------------------------------------ internals
@@ -279,6 +408,11 @@ class ClientMQTT:
             "wall": time.time(),
         }
 
+    def _will(self) -> dict:
+        """The last will: sent by the broker when the connection dies, at an unknown time, so
+        it carries no time stamp (a subscriber stamps it on arrival)."""
+        return {"session": self.settings.session, "state": "offline", "reason": "connection lost"}
+
     def _client(self):  # noqa: ANN202 - aiomqtt is imported lazily
         import aiomqtt
 
@@ -286,6 +420,8 @@ class ClientMQTT:
         tls_context = None
         if s.tls:
             tls_context = ssl.create_default_context(cafile=s.ca_file)
+            if s.cert_file is not None:
+                tls_context.load_cert_chain(s.cert_file, s.key_file, password=s.key_password)
         return aiomqtt.Client(
             s.host,
             s.port,
@@ -294,21 +430,46 @@ class ClientMQTT:
             identifier=f"bci-{s.session}-{id(self):x}",
             keepalive=s.keepalive,
             tls_context=tls_context,
-            will=aiomqtt.Will(
-                self.topic("status"), encode(self._status("offline")), qos=1, retain=True
-            ),
+            will=aiomqtt.Will(self.topic("status"), encode(self._will()), qos=1, retain=True),
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             timeout=5.0,
         )
+
+    def _fail(self, exc: BaseException, failure: MQTTFailure | None = None) -> None:
+        """Classify a connection failure; report it once per kind; turn off if fatal."""
+        s = self.settings
+        failure = failure or classify_failure(exc)
+        self.failure = failure
+        self.last_error = str(exc)
+        text = failure.message(s.host, s.port)
+        if failure.fatal:
+            self.off = True
+            self.unsent += len(self._outbox)
+            self._outbox.clear()
+            logger.error("%s. MQTT is off for this session.", text)
+            self.failed.set()
+        elif self._reported != failure.kind:
+            logger.warning("%s (decisions are queued, up to %d)", text, s.outbox)
+        else:
+            logger.debug("MQTT: connect failed again (%s)", exc)
+        self._reported = failure.kind
 
     async def _run(self) -> None:
         import aiomqtt
 
         delay = self.settings.backoff_min
-        while not self._stopping:
+        while not self._stopping and not self.off:
             try:
-                async with self._client() as client:
+                client_cm = self._client()
+            except (OSError, ssl.SSLError, ValueError) as exc:  # unreadable CA/cert files
+                hint = "check outputs.mqtt.ca_file, cert_file and key_file (PEM files)"
+                self._fail(exc, MQTTFailure("tls", f"cannot load the TLS files: {exc}", hint))
+                break
+            try:
+                async with client_cm as client:
                     self.connected = True
+                    self.failure = None
+                    self._reported = None
                     self.connections += 1
                     if self.connections > 1:
                         self.reconnects += 1
@@ -321,30 +482,44 @@ class ClientMQTT:
                         )
                     self._connected_evt.set()
                     delay = self.settings.backoff_min
-                    await client.publish(
-                        self.topic("status"), encode(self._status("online")), qos=1, retain=True
-                    )
+                    # the session's own status (e.g. running), else online; retained, so that a
+                    # reconnect never leaves an outdated state on the broker
+                    status = self._last_status or self._status("online")
+                    await client.publish(self.topic("status"), encode(status), qos=1, retain=True)
                     await self._drain(client)
             except aiomqtt.MqttError as exc:
-                self.last_error = str(exc)
                 if self.connected:
+                    self.last_error = str(exc)
                     logger.warning("MQTT: connection lost (%s); retrying with backoff", exc)
                 else:
-                    logger.debug("MQTT: connect failed (%s); retry in %.2f s", exc, delay)
+                    self._fail(exc)
             finally:
                 self.connected = False
                 if self._connected_evt is not None:
                     self._connected_evt.clear()
-            if self._stopping:
+            if self._stopping or self.off:
                 break
             await asyncio.sleep(delay)
             delay = min(self.settings.backoff_max, delay * 2)
 
     async def _drain(self, client) -> None:  # noqa: ANN001
+        import aiomqtt
+
+        # aiomqtt resolves this future when the connection drops; waiting on it as well as
+        # on the outbox notices a dead broker while idle (not only at the next publish)
+        lost = getattr(client, "_disconnected", None)
         while True:
             if not self._outbox:
                 self._wake.clear()
-                await self._wake.wait()
+                if lost is None:
+                    await self._wake.wait()
+                    continue
+                woken = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait((woken, lost), return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                if lost.done():
+                    exc = lost.exception()
+                    raise aiomqtt.MqttError(f"connection lost ({exc or 'closed'})")
                 continue
             topic, body, qos, retain = self._outbox[0]
             # A message leaves the outbox only once the broker has it (PUBACK for QoS 1).

@@ -1,7 +1,7 @@
 """The wiring layer: a :class:`~bci.config.SessionConfig` becomes a running session.
 
-It starts the configured sources (simulated participant, BrainFlow board, LSL stream,
-replay), loads the decoder, opens the recording and the MQTT client (with the embedded
+It starts the configured sources through the source registry (:mod:`bci._sources`:
+simulated participant, BrainFlow board, LSL stream, replay), loads the decoder, opens the recording and the MQTT client (with the embedded
 broker by default), runs the :class:`~bci._runtime.Engine` until the duration passes or
 Ctrl-C, and closes everything in order: inlets before outlets, the recording last, so the
 file is complete and loadable. Concrete components are imported lazily here, never in the
@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import BCIError, ConfigError, DecoderError, DeviceError
+from . import _sources
+from ._errors import ConfigError, DecoderError
 from .config import SessionConfig
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the stimulus protocol (contract 5) recorded whenever they are on the network.
-PROTOCOL_STREAMS = ("bci-markers", "bci-stimuli", "bci-sim-truth")
+#: Streams of the stimulus protocol, recorded when the session started them (see
+#: ``bci._ownership``) or when ``recording.streams`` names them.
+PROTOCOL_STREAMS = _sources.PROTOCOL_STREAMS
 
 
 @dataclass
@@ -77,6 +79,10 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         session=config.name,
         window=config.window.length,
         hop=config.window.hop,
+        mode=config.window.mode,
+        marker_stream=config.window.markers,
+        cue_streams=tuple(config.scoring.cues) if config.scoring.cues is not None else None,
+        cue_mapping=_cue_mapping(config.scoring.mapping),
         bandpass=bandpass,
         notch=notch,
         reref=reref,
@@ -93,99 +99,36 @@ def _engine_settings(config: SessionConfig, decoder: Any):
     )
 
 
-def _simulated_process(config: Any, timeout: float = 60.0) -> Any:
-    """The simulated participant (contract 6) in a process of its own, started.
+def _cue_mapping(mapping: dict | str | None) -> dict | None:
+    """``scoring.mapping``: a dict, or a calibration config whose ``mapping`` to use."""
+    if mapping is None or isinstance(mapping, dict):
+        return mapping
+    from .config import load_config
+    from .config._calibration import CalibrationConfig
 
-    Its signal generator and schedule threads then never compete with the runtime's hot
-    path for the GIL; it talks to the runtime over LSL only, like a real headset.
-    """
-    from ._child import ChildProcess
-
-    child = ChildProcess(
-        "bci.devices.simulated",
-        [config.model_dump_json()],
-        f"the simulated participant {config.name!r}",
-    )
-    return child.start(timeout, error=DeviceError)
+    return dict(load_config(mapping, CalibrationConfig).mapping)
 
 
-class _Sources:
-    """Start the configured producers and build the LSL sources the engine pulls."""
-
-    def __init__(self) -> None:
-        self.producers: list[Any] = []  # things with stop(): participant, board, replay
-        self.protocol_names: tuple[str, ...] = PROTOCOL_STREAMS
-
-    def start(self, config: SessionConfig) -> tuple[Any, list[Any]]:
-        from bci.devices import SourceLSL
-
-        names: list[str] = []
-        for i, src in enumerate(config.sources):
-            kind = src.kind
-            if kind == "simulated":
-                self.producers.append(_simulated_process(src))
-                names.append(src.name)
-                self.protocol_names = tuple(
-                    getattr(src, key, default)
-                    for key, default in zip(
-                        ("markers", "stimuli", "truth"), PROTOCOL_STREAMS, strict=True
-                    )
-                )
-            elif kind == "brainflow":
-                from bci.devices._brainflow import BoardBrainFlow
-
-                board = BoardBrainFlow(src.board, src.params, src.name).start()
-                self.producers.append(board)
-                names.extend(spec.name for spec in board.specs[:1])
-            elif kind == "replay":
-                from bci.devices import ReplayLSL
-
-                player = ReplayLSL(
-                    src.path, speed=src.speed, loop=src.loop, sfreq=src.sfreq
-                ).start()
-                self.producers.append(player)
-                signal_specs = [s for s in player.specs if s.sfreq > 0]
-                if not signal_specs:
-                    raise BCIError(
-                        f"sources[{i}]: replay of {src.path} has no signal stream to decode"
-                    )
-                names.append(signal_specs[0].name)
-                names.extend(s.name for s in player.specs if s.name != signal_specs[0].name)
-            elif kind == "lsl":
-                if i == 0:
-                    decoded = SourceLSL(
-                        name=src.name, stype=src.stype, source_id=src.source_id, timeout=src.timeout
-                    )
-                    names.append("")  # placeholder: resolved by properties
-                    self._first = decoded
-                else:
-                    names.append(src.name or "")
-            else:  # pragma: no cover - the config schema forbids it
-                raise ConfigError(f"sources[{i}].kind={kind!r} is not supported")
-        first = getattr(self, "_first", None) or SourceLSL(name=names[0], timeout=10.0)
-        aux: list[Any] = [SourceLSL(name=n, timeout=5.0) for n in names[1:] if n]
-        return first, aux
-
-    def stop(self) -> None:
-        for p in reversed(self.producers):
-            try:
-                p.stop()
-            except Exception:  # noqa: BLE001 - every producer must get its stop call
-                logger.exception("stopping %s failed", p)
-        self.producers.clear()
+def _check_mqtt(mqtt: Any, on_auth_error: str) -> None:
+    """Stop the session (``on_auth_error: stop``) when the broker refused us for good."""
+    failure = mqtt.failure
+    if mqtt.off and failure is not None:
+        s = mqtt.settings
+        if on_auth_error == "stop":
+            raise ConfigError(
+                f"{failure.message(s.host, s.port)}. The session stops "
+                "(outputs.mqtt.on_auth_error: stop; 'continue' runs on without MQTT)."
+            )
+        logger.warning(
+            "MQTT is off for this session (%s); decisions still go to LSL and the recording "
+            "(outputs.mqtt.on_auth_error: continue)",
+            failure.kind,
+        )
 
 
-def _protocol_sources(names: tuple[str, ...], exclude: set[str]) -> list[Any]:
-    """Connected SourceLSL for each protocol stream (markers, descriptions, truth) visible now."""
-    from bci.devices import SourceLSL, list_streams
-
-    visible = {s.name for s in list_streams(timeout=1.0)}
-    out = [SourceLSL(name=n, timeout=5.0) for n in names if n in visible and n not in exclude]
-    for src in out:
-        src.connect()
-    if out:
-        logger.info("recording protocol streams: %s", ", ".join(s.spec.name for s in out))
-    return out
+async def _stop_when(event: asyncio.Event, stop: asyncio.Event) -> None:
+    await event.wait()
+    stop.set()
 
 
 def run_session(
@@ -236,23 +179,42 @@ async def _run(
     handle_signals: bool,
 ) -> SessionResult:
     from ._decoder import DecoderONNX
+    from ._ownership import new_session_id
     from ._runtime import Engine
 
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
-    sources = _Sources()
+    session_id = new_session_id(config.name)
+    logger.info("session id %s (tags the source_id of every stream it starts)", session_id)
+    sources = _sources.SessionSources(session_id)
     engine = recorder = mqtt = broker = None
+    summary: dict | None = None
+    started = False
     rec_path: Path | None = None
     mqtt_port: int | None = None
     try:
-        source, aux = await asyncio.to_thread(sources.start, config)
+        source, aux = await asyncio.to_thread(sources.start, list(config.sources))
+        # warn or refuse on bad required channels (not for a replay: it would skip its start)
+        if config.quality.on_bad != "off" and config.sources[0].kind != "replay":
+            from bci.devices import SourceLSL
+
+            from ._quality import startup_check
+
+            probe = SourceLSL(source.name, source.stype, source.source_id, timeout=10.0)
+            need = config.preprocess.channels or decoder.ch_names
+            await asyncio.to_thread(
+                startup_check, probe, config.quality, need, config.preprocess.notch or 50.0
+            )
         await asyncio.to_thread(source.connect)
         for a in aux:
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
-            _protocol_sources,
+            _sources.protocol_sources,
             sources.protocol_names,
-            {source.spec.name, *(a.spec.name for a in aux)},
+            {source.spec.source_id, *(a.spec.source_id for a in aux)},
+            session_id,
+            list(config.recording.streams) if config.recording.enabled else [],
+            sources.protocol_ids,
         )
         settings = _engine_settings(config, decoder)
         if config.recording.enabled:
@@ -284,22 +246,29 @@ async def _run(
                     topic_prefix=m.topic_prefix,
                     qos=m.qos,
                     username=m.username,
-                    password=m.password,
+                    password=m.resolve_password(),
                     tls=m.tls,
                     ca_file=m.ca_file,
+                    cert_file=m.cert_file,
+                    key_file=m.key_file,
+                    key_password=m.resolve_key_password(),
                 )
             )
             await mqtt.start()
-            if not await mqtt.wait_connected(3.0):
-                logger.warning(
-                    "MQTT broker %s:%s not reachable yet; decisions are queued and counted",
-                    m.host,
-                    mqtt_port,
-                )
+            await mqtt.wait_connected(3.0)  # an unreachable broker is reported by the client
+            _check_mqtt(mqtt, m.on_auth_error)
         engine = Engine(
-            source, decoder, settings, aux, recorder=recorder, publisher=mqtt, on_metrics=on_metrics
+            source,
+            decoder,
+            settings,
+            aux,
+            recorder=recorder,
+            publisher=mqtt,
+            on_metrics=on_metrics,
+            outlet_factory=_sources.outlet_factory,
         )
         await asyncio.to_thread(engine.prepare)
+        await asyncio.to_thread(sources.begin)  # replays start once the engine is connected
         if mqtt is not None:
             mqtt.publish(
                 "status",
@@ -324,22 +293,51 @@ async def _run(
             config.name,
             f" for {duration:g} s" if duration else "",
         )
+        ends = None
+        if sources.finite:
+
+            async def end_of_data() -> None:
+                await asyncio.to_thread(sources.wait_end)
+                await asyncio.sleep(0.5)  # the last samples through the inlets
+                logger.info("replay finished: end of the recording")
+                stop.set()
+
+            ends = asyncio.create_task(end_of_data())
+        watch = (
+            asyncio.create_task(_stop_when(mqtt.failed, stop))
+            if mqtt is not None and m.on_auth_error == "stop"
+            else None
+        )
+        started = True
         try:
             await engine.run(duration=duration, stop=stop)
         finally:
+            for task in (ends, watch):
+                if task is not None:
+                    task.cancel()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
+        if mqtt is not None:
+            _check_mqtt(mqtt, m.on_auth_error)
         summary = engine.snapshot()
     finally:
         if engine is not None:
             engine.close()
         if mqtt is not None:
             await mqtt.stop()
+            if summary is not None:  # one set of MQTT numbers: the final ones, after the flush
+                summary["mqtt"] = mqtt.counts()
+                summary["counters"]["mqtt_sent"] = mqtt.sent
+                summary["counters"]["mqtt_unsent"] = mqtt.unsent
         if broker is not None:
             await asyncio.to_thread(broker.stop)
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
+            if not started:  # failed before the first sample: leave no empty file behind
+                rec_path.unlink(missing_ok=True)
+                logger.info("the session did not start; no recording kept")
+                rec_path = None
         sources.stop()
     return SessionResult(rec_path, summary, mqtt.counts() if mqtt is not None else {}, mqtt_port)
 

@@ -6,9 +6,14 @@ Arrays are ``(n_channels, n_times)``; timestamps are float64 seconds on the LSL 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import mne
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class Marker:
 
 @dataclass
 class Decision:
-    """One decoder output with the stage stamps of ``DESIGN.md`` section 2.
+    """One decoder output with the stage stamps of docs/design.md#latency.
 
     Parameters
     ----------
@@ -157,3 +162,36 @@ class Recording:
     path: str
     signals: list[Signal] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
+
+    def to_mne(
+        self, signal: str | int | None = None, markers: Sequence[str] | None = None
+    ) -> mne.io.RawArray:
+        """One signal as an MNE raw object, with the markers as annotations.
+
+        Parameters
+        ----------
+        signal : str | int | None
+            Stream name or index of the signal; ``None`` takes the first regularly
+            sampled one (never the runtime's decisions or latency stamps).
+        markers : sequence of str | None
+            Names of the marker streams to turn into annotations; ``None`` takes all.
+
+        Returns
+        -------
+        raw : mne.io.RawArray
+            Channel names and rate of the signal; channel types from the stream
+            (``eeg``, ``emg``..., ``misc`` where MNE has no such type); EEG/EMG/ECG/EOG in
+            volts (converted from the stream's unit, microvolts where it has none).
+            Annotations: one per marker on the signal, onset in seconds from the first
+            sample (the marker time mapped onto the sample timestamps, so within one
+            sample), duration 0, description the marker value. The first sample's time
+            on the recording clock is kept in ``raw.info["description"]``.
+
+        Raises
+        ------
+        bci.RecordingError
+            No such signal, an irregular signal, or duplicate channel names.
+        """
+        from ._interop import recording_to_mne
+
+        return recording_to_mne(self, signal=signal, markers=markers)

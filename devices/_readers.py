@@ -36,6 +36,7 @@ def read_recording(
     mapping: CSVMapping | dict | str | os.PathLike | None = None,
     sfreq: float | None = None,
     strict: bool = True,
+    stim_channel: str | list[str] | bool | None = None,
 ) -> Recording:
     """Read a recording file.
 
@@ -53,7 +54,13 @@ def read_recording(
         Sampling rate for files that do not store one (Myo: default 200 Hz).
     strict : bool
         A truncated XDF file (a chunk cut short) is an error; ``False`` reads the
-        complete part, as pyxdf does.
+        complete part, as pyxdf does (``bci replay --partial``).
+    stim_channel : str | list of str | bool | None
+        EDF/BDF/FIF/BrainVision trigger channels whose value changes become markers.
+        ``None`` detects them: a channel typed or named as a trigger counts only when its
+        values are integers and mostly constant (a continuous signal named "Trigger" stays
+        a signal); the log says which channel was used and why. A name or list of names
+        forces those channels; ``False`` reads every channel as a signal.
 
     Returns
     -------
@@ -68,19 +75,33 @@ def read_recording(
     p = Path(path)
     if not p.is_file():
         raise RecordingError(f"{p}: no such file.")
+    if p.stat().st_size == 0:
+        raise RecordingError(f"{p}: the file is empty (0 bytes); nothing to read.")
     name = p.name.lower()
     try:
         if name.endswith(XDF_SUFFIXES):
             return _read_xdf(p, strict=strict)
         if name.endswith(".fif.gz") or p.suffix.lower() in MNE_SUFFIXES:
-            return _read_mne(p)
+            return _read_mne(p, stim_channel)
         if p.suffix.lower() in TEXT_SUFFIXES or mapping is not None:
             from ._readers_csv import read_text
 
             return read_text(p, mapping=mapping, sfreq=sfreq)
     except RecordingError:
         raise
-    except (OSError, ValueError, KeyError, IndexError, RuntimeError, struct.error) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        RuntimeError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        MemoryError,
+        UnicodeError,
+        struct.error,
+    ) as exc:
         raise RecordingError(f"{p}: cannot read it ({type(exc).__name__}: {exc}).") from exc
     raise RecordingError(
         f"{p}: unknown recording format {p.suffix!r}; expected one of .xdf, .edf, .bdf, "
@@ -113,7 +134,9 @@ def scan_xdf(path: Path) -> list[tuple[int, int, int]]:
             if width not in (1, 4, 8) or pos + 1 + width + 2 > size:
                 raise RecordingError(
                     f"{path}: truncated or corrupt XDF: chunk #{len(chunks)} at byte {pos} has an "
-                    f"invalid or incomplete length field (file size {size} bytes)."
+                    f"invalid or incomplete length field (file size {size} bytes). Replay the "
+                    "complete part with `bci replay --partial` (or read_recording(..., "
+                    "strict=False))."
                 )
             length = int.from_bytes(f.read(width), "little")
             tag = int.from_bytes(f.read(2), "little")
@@ -122,7 +145,8 @@ def scan_xdf(path: Path) -> list[tuple[int, int, int]]:
                 raise RecordingError(
                     f"{path}: truncated XDF: chunk #{len(chunks)} (tag {tag}) at byte {pos} needs "
                     f"{length} bytes but the file ends {size - pos - 1 - width} bytes later. "
-                    "Pass strict=False to read the complete part."
+                    "Replay the complete part with `bci replay --partial` (or read it with "
+                    "read_recording(..., strict=False))."
                 )
             chunks.append((pos, length, tag))
             pos = end
@@ -234,7 +258,7 @@ _MNE_TYPES = {
 _VOLT_TYPES = {"eeg", "emg", "ecg", "eog", "seeg", "ecog"}
 
 
-def _read_mne(path: Path) -> Recording:
+def _read_mne(path: Path, stim_channel: str | list[str] | bool | None = None) -> Recording:
     import mne
 
     kind = "fif" if path.name.lower().endswith(".fif.gz") else MNE_SUFFIXES[path.suffix.lower()]
@@ -251,31 +275,104 @@ def _read_mne(path: Path) -> Recording:
             f"{path}: cannot read this {kind.upper()} file ({type(exc).__name__}: {exc}). "
             "The header is probably broken or the file truncated."
         ) from exc
-    return recording_from_raw(raw, path)
+    return recording_from_raw(raw, path, stim_channel)
 
 
-def recording_from_raw(raw: Any, path: Path | str) -> Recording:
+#: A trigger channel changes value at events only: at most this fraction of its samples differ
+#: from the previous one (a 10 Hz train of 1-sample pulses at 256 Hz is ~8 %).
+STIM_MAX_CHANGES = 0.1
+
+
+def _trigger_values(name: str, values: np.ndarray) -> np.ndarray:
+    if name.lower() == "status":  # BDF status: trigger in the low 16 bits
+        return np.asarray(values, dtype=np.int64) & 0xFFFF
+    return np.round(values).astype(np.int64)
+
+
+def check_stim_channel(name: str, values: np.ndarray) -> tuple[bool, str]:
+    """Whether a channel looks like a trigger channel, and why (for the log).
+
+    A trigger channel holds finite integer codes (in the low 16 bits for a BDF ``Status``)
+    that stay constant between events: at most :data:`STIM_MAX_CHANGES` of its samples
+    differ from the previous one.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return False, "it is empty"
+    if not np.isfinite(v).all():
+        return False, "it has non-finite values"
+    if name.lower() != "status" and not np.allclose(v, np.round(v), atol=1e-6):
+        frac = float(np.mean(np.abs(v - np.round(v)) > 1e-6))
+        return False, f"{frac:.0%} of its values are not integers"
+    codes = _trigger_values(name, v)
+    changes = float(np.mean(np.diff(codes) != 0)) if codes.size > 1 else 0.0
+    if changes > STIM_MAX_CHANGES:
+        return False, f"its value changes at {changes:.0%} of samples (a continuous signal)"
+    n_events = int(np.count_nonzero((np.diff(codes, prepend=0) != 0) & (codes != 0)))
+    return True, f"integer codes, constant between {n_events} events ({changes:.2%} changes)"
+
+
+def _stim_picks(raw: Any, stim_channel: str | list[str] | bool | None, base: str) -> list[int]:
+    """Indices of the channels read as triggers (see :func:`read_recording`)."""
+    names = list(raw.ch_names)
+    if stim_channel is False:
+        return []
+    if stim_channel is not None and stim_channel is not True:
+        wanted = [stim_channel] if isinstance(stim_channel, str) else list(stim_channel)
+        missing = [w for w in wanted if w not in names]
+        if missing:
+            raise RecordingError(
+                f"{base}: stim_channel {missing} not in the file; its channels are {names}."
+            )
+        return [names.index(w) for w in wanted]
+    types = raw.get_channel_types()
+    candidates = [
+        k
+        for k, (n, t) in enumerate(zip(names, types, strict=True))
+        if t == "stim" or n.lower().rstrip(".") in ("status", "trigger", "triggers", "sti 014")
+    ]
+    picks = []
+    for k in candidates:
+        ok, why = check_stim_channel(names[k], raw.get_data(picks=[k])[0])
+        if ok:
+            logger.info("%s: channel %r read as trigger channel: %s", base, names[k], why)
+            picks.append(k)
+        else:
+            logger.info(
+                "%s: channel %r is named or typed like a trigger channel but %s; kept as a "
+                "signal (stim_channel= or --stim-channel forces it)",
+                base,
+                names[k],
+                why,
+            )
+    return picks
+
+
+def recording_from_raw(
+    raw: Any, path: Path | str, stim_channel: str | list[str] | bool | None = None
+) -> Recording:
     """Convert an ``mne.io.Raw`` into a :class:`bci.Recording`.
 
     Data channels are grouped into one signal per channel kind (EEG, EMG...),
     volts are converted to microvolts, trailing dots of EDF labels are stripped,
-    annotations and stim/status channels become markers.
+    annotations and trigger channels (``stim_channel``, see :func:`read_recording`) become
+    markers.
     """
     path = Path(path)
     sfreq = float(raw.info["sfreq"])
     ts = np.arange(raw.n_times) / sfreq
     base = path.name.split(".")[0]
-    types = raw.get_channel_types()
+    types = list(raw.get_channel_types())
     markers: list[Marker] = []
-    stim_idx = [k for k, t in enumerate(types) if t == "stim"]
+    stim_idx = _stim_picks(raw, stim_channel, path.name)
+    for k, t in enumerate(types):
+        if t == "stim" and k not in stim_idx:
+            types[k] = "misc"  # typed stim by the file or MNE, but not a trigger: a signal
     if stim_idx:
         for k in stim_idx:
+            types[k] = "stim"
             ch = raw.ch_names[k]
-            values = raw.get_data(picks=[k])[0]
-            if raw.ch_names[k].lower() == "status":  # BDF status: trigger in the low 16 bits
-                values = np.asarray(values, dtype=np.int64) & 0xFFFF
-            else:
-                values = np.round(values).astype(np.int64)
+            values = _trigger_values(ch, raw.get_data(picks=[k])[0])
             onsets = np.flatnonzero(np.diff(values, prepend=0) != 0)
             markers += [
                 Marker(float(ts[i]), str(int(values[i])), f"{base}-{ch}")

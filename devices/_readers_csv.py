@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,6 +127,8 @@ def _read_columns(path: Path, m: CSVMapping) -> Recording:
             for c in m.channels
             if not (m.layout == "muse" and c not in frame.columns)
         ]
+        if not chans and m.layout == "muse":  # eeg-notebooks layout written by another headset
+            chans = [c for c in frame.columns if c not in used]
     else:
         chans = [c for c in frame.columns if c not in used]
     if not chans:
@@ -182,15 +185,18 @@ def _label(value: object) -> str:
 
 
 def _read_brainflow(path: Path, m: CSVMapping) -> Recording:
-    from brainflow.data_filter import DataFilter
-
     from ._brainflow import board_id, board_streams
 
+    # Parsed here, not with BrainFlow's DataFilter.read_file: its C++ parser aborts the whole
+    # process (std::out_of_range) on a value such as 1e400 in a damaged file.
     try:
-        raw = DataFilter.read_file(str(path))
-    except Exception as exc:  # BrainFlowError or ValueError on bad content
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an empty file: numpy warns, we raise below
+            raw = np.loadtxt(path, delimiter=m.delimiter or "\t", dtype=np.float64, ndmin=2).T
+    except (ValueError, UnicodeDecodeError) as exc:
         raise RecordingError(f"{path}: not a BrainFlow CSV file ({exc}).") from exc
-    raw = np.atleast_2d(raw)
+    if raw.size == 0:
+        raise RecordingError(f"{path}: no samples in this BrainFlow CSV file.")
     n_rows = raw.shape[0]
     if m.board is None:
         from brainflow.board_shim import BoardIds, BoardShim

@@ -1,7 +1,7 @@
 """Column layout of text recordings (CSV/TXT), as a small validated config.
 
 A layout says which column holds time, which hold channels, which hold markers or
-per-sample labels. Presets cover the layouts found in ``../shared/data``
+per-sample labels. Presets cover the layouts of common public data sets
 (eeg-notebooks Muse CSV, Myo txt, BrainFlow CSV); ``configs/replay_*.yaml`` are
 examples that a user copies for their own files.
 """

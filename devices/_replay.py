@@ -67,13 +67,18 @@ class ReplayStats:
     loops: int = 0
 
 
-def _load(path: Path, mapping, sfreq) -> tuple[Recording, dict[str, StreamSpec]]:  # noqa: ANN001
+def _load(  # noqa: ANN001
+    path: Path, mapping, sfreq, partial: bool = False, stim_channel=None
+) -> tuple[Recording, dict[str, StreamSpec]]:
     """Read the file; for XDF also keep the marker streams' own specs."""
     from ._readers import read_recording, xdf_recording
 
     if path.name.lower().endswith((".xdf", ".xdfz")):
-        return xdf_recording(path, strict=True)
-    return read_recording(path, mapping=mapping, sfreq=sfreq), {}
+        if path.stat().st_size == 0:
+            raise RecordingError(f"{path}: the file is empty (0 bytes); nothing to read.")
+        return xdf_recording(path, strict=not partial)
+    rec = read_recording(path, mapping=mapping, sfreq=sfreq, stim_channel=stim_channel)
+    return rec, {}
 
 
 class ReplayLSL:
@@ -92,6 +97,11 @@ class ReplayLSL:
         Passed to :func:`bci.devices.read_recording` for text files.
     source_prefix : str
         Prepended to every source id (lets tests and parallel replays tell copies apart).
+    partial : bool
+        Replay the complete part of a truncated XDF file instead of refusing it.
+    stim_channel : str | list of str | bool | None
+        Trigger channels of EDF/BDF/FIF/BrainVision files (see
+        :func:`bci.devices.read_recording`).
     period : float
         Wall-clock seconds between pushes.
     spin : float
@@ -107,6 +117,8 @@ class ReplayLSL:
         sfreq: float | None = None,
         source_prefix: str = "",
         period: float = 0.01,
+        partial: bool = False,
+        stim_channel: str | list[str] | bool | None = None,
         spin: float = SPIN,
     ) -> None:
         if not speed > 0:
@@ -118,7 +130,7 @@ class ReplayLSL:
         self.loop = bool(loop)
         self.period = float(period)
         self.spin = float(spin)
-        rec, marker_specs = _load(self.path, mapping, sfreq)
+        rec, marker_specs = _load(self.path, mapping, sfreq, partial, stim_channel)
         self.recording = rec
         self.tracks: list[_Track] = []
         for sig in rec.signals:

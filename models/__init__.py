@@ -9,7 +9,7 @@ Main entry points
 - :func:`build_classifier` -- encoder + task head for a channel set, with a fine-tuning
   strategy (``linear_probe``, ``readin``, ``full``, ``scratch``).
 - :func:`fit` -- supervised training with a validation split and early stopping.
-- :func:`export_onnx` -- decoder ONNX (contract 4) with the onnxruntime-vs-torch check.
+- :func:`export_onnx` -- decoder ONNX (docs/design.md#decoder) with the onnxruntime-vs-torch check.
 - :func:`pretrain` -- masked-reconstruction pretraining (``bci pretrain``).
 - :func:`build_braindecode` / :data:`REGISTRY` -- braindecode encoders (LaBraM, CBraMod,
   EEGPT, EEGNet) built from config, local weights loaded strictly.

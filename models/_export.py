@@ -1,6 +1,6 @@
 """ONNX export under the decoder contract, with an automatic onnxruntime-vs-torch check.
 
-Contract (``BRIEF.md`` contract 4): input ``"x"`` float32 ``(batch, n_channels,
+Contract (docs/design.md#decoder): input ``"x"`` float32 ``(batch, n_channels,
 n_times)`` in microvolts, output ``"y"`` float32 ``(batch, n_outputs)``; metadata in
 ``model.metadata_props`` with ``bci.``-prefixed keys and JSON-encoded values.
 """
@@ -147,7 +147,7 @@ def export_onnx(
     metadata: Mapping[str, Any] | None = None,
     example: torch.Tensor | np.ndarray | None = None,
 ) -> Path:
-    """Export a decoder to ONNX (contract 4) and verify it against torch.
+    """Export a decoder to ONNX (docs/design.md#decoder) and verify it against torch.
 
     Parameters
     ----------

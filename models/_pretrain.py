@@ -52,9 +52,12 @@ class PretrainSettings:
     holdout: float = 0.15
     eval_every: int = 200
     eval_windows: int = 512
+    eval_batch_size: int | None = None
     seed: int = 0
     filter_prob: float = 0.0
     init: str | None = None
+    holdout_from: str | None = None
+    max_hours: float | None = None
     encoder: dict = field(default_factory=lambda: EncoderConfig().to_dict())
 
 
@@ -135,6 +138,61 @@ def sample_batch(
     return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(idx, dtype=torch.long)
 
 
+def heldout_sources(path: str | Path) -> list[str]:
+    """The held-out recordings of an earlier run: its ``metrics.json`` or its ``encoder.pt``.
+
+    Raises :class:`bci.ConfigError` when the file lists none.
+    """
+    from bci._errors import ConfigError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--holdout-from {path}: no such file")
+    if path.suffix == ".json":
+        info = json.loads(path.read_text())
+    else:
+        from ._weights import load_checkpoint
+
+        info = load_checkpoint(path)["info"]
+    held = info.get("heldout_recordings")
+    if not held:
+        raise ConfigError(f"--holdout-from {path}: it lists no held-out recordings")
+    return list(held)
+
+
+def split_fixed(segments: list[Segment], held_sources: list[str]):
+    """Split into (train, held-out) by source name: exactly the recordings in ``held_sources``.
+
+    So runs on more data are scored on the same held-out recordings as an earlier run.
+    Raises :class:`bci.ConfigError` when one of them is not among ``segments``.
+    """
+    from bci._errors import ConfigError
+
+    names = {g.source for g in segments}
+    missing = [h for h in held_sources if h not in names]
+    if missing:
+        raise ConfigError(
+            f"--holdout-from: {len(missing)} held-out recording(s) are not in --data "
+            f"(e.g. {missing[0]}): pass the same files, with the same paths"
+        )
+    wanted = set(held_sources)
+    return [g for g in segments if g.source not in wanted], [
+        g for g in segments if g.source in wanted
+    ]
+
+
+def limit_hours(segments: list[Segment], hours: float, seed: int) -> list[Segment]:
+    """A seeded random subset of whole recordings adding up to about ``hours`` (data scaling)."""
+    order = np.random.default_rng([seed, 11]).permutation(len(segments))
+    out, total = [], 0.0
+    for i in order:
+        if total >= hours * 3600:
+            break
+        out.append(segments[i])
+        total += segments[i].seconds
+    return out
+
+
 def split_segments(segments: list[Segment], holdout: float, seed: int):
     """Seeded split of recordings into (train, held-out); at least one of each."""
     rng = np.random.default_rng([seed, 7])
@@ -152,7 +210,7 @@ def evaluate(model: MaskedModel, segments: list[Segment], s: PretrainSettings, d
     Always on unfiltered windows (``filter_prob`` 0), so runs with and without the filter
     augmentation are scored on the same held-out windows.
     """
-    s = replace(s, filter_prob=0.0)
+    s = replace(s, filter_prob=0.0, batch_size=s.eval_batch_size or s.batch_size)
     model.eval()
     rng = np.random.default_rng([s.seed, 99])
     gen = torch.Generator().manual_seed(s.seed + 99)
@@ -277,7 +335,12 @@ def pretrain(
             dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     if device.startswith("cuda"):
         torch.cuda.set_device(device)
-    train, held = split_segments(segments, s.holdout, s.seed)
+    if s.holdout_from:
+        train, held = split_fixed(segments, heldout_sources(s.holdout_from))
+    else:
+        train, held = split_segments(segments, s.holdout, s.seed)
+    if s.max_hours is not None:
+        train = limit_hours(train, s.max_hours, s.seed)
     n_times = int(s.window * 250)
     train = [g for g in train if g.data.shape[1] > n_times]
     torch.manual_seed(s.seed)  # identical initial weights on every rank
@@ -397,6 +460,7 @@ def pretrain(
             "margin": hb - hm,
             "relative_reduction": (hb - hm) / hb,
             "hours": sum(g.seconds for g in segments) / 3600,
+            "train_hours": sum(g.seconds for g in train) / 3600,
             "train_recordings": [g.source for g in train],
             "heldout_recordings": [g.source for g in held],
             "n_params": sum(p.numel() for p in model.encoder.parameters()),
@@ -444,13 +508,38 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--init", default=None, help="start from this encoder.pt (continued pretraining)"
     )
+    ap.add_argument(
+        "--holdout-from",
+        default=None,
+        help="hold out exactly the recordings an earlier run held out (its metrics.json)",
+    )
+    ap.add_argument(
+        "--max-hours", type=float, default=None, help="train on a random subset of this many hours"
+    )
+    ap.add_argument(
+        "--eval-batch-size",
+        type=int,
+        default=None,
+        help="windows per held-out batch (default --batch-size; the held-out windows depend on it)",
+    )
+    ap.add_argument("--simulated-minutes", type=float, default=0.0)
+    ap.add_argument("--cache", default=None, help="also write the prepared data to this .npz")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if a.threads:
+        torch.set_num_threads(a.threads)
     if len(a.data) == 1 and a.data[0].endswith(".npz"):
         segs = load_cache(a.data[0])
     else:
+        from ._data import save_cache, simulated_segments
+
         segs = load_segments(a.data)
+        if a.simulated_minutes > 0:
+            segs += simulated_segments(a.simulated_minutes)
+        if a.cache:
+            save_cache(segs, a.cache)
     s = PretrainSettings(
         steps=a.steps,
         batch_size=a.batch_size,
@@ -459,6 +548,9 @@ def main(argv: list[str] | None = None) -> None:
         eval_every=a.eval_every,
         filter_prob=a.filter_prob,
         init=a.init,
+        holdout_from=a.holdout_from,
+        eval_batch_size=a.eval_batch_size,
+        max_hours=a.max_hours,
         encoder=EncoderConfig(dim=a.dim, depth=a.depth).to_dict(),
     )
     pretrain(segs, a.out, s, resume=a.resume, progress=not a.no_progress)

@@ -4,7 +4,7 @@ The window process owns its main thread (PsychoPy/pyglet need it), its LSL outle
 safety limiter (applied again here, so nothing reaches the screen unchecked). For every
 stimulus it draws the frames, calls ``win.callOnFlip`` to read ``pylsl.local_clock()`` right
 after the buffer swap of the first frame, and pushes the label to ``bci-markers`` and the
-contract-5 JSON to ``bci-stimuli`` with that flip time. The abort key (or an :class:`Abort`
+stimulus description JSON (docs/design.md#stimulus-protocol) to ``bci-stimuli`` with that flip time. The abort key (or an :class:`Abort`
 command) ends the presentation at once; screenshots are taken from the back buffer before the
 flip (``win.getMovieFrame(buffer='back')``).
 """

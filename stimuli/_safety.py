@@ -29,7 +29,7 @@ What happens on a violation:
   depth reduced; if that would leave less than ``min_depth``, its displayed area is reduced below the
   limit; if that is impossible too, it raises :class:`bci.SafetyError`.
 
-Every clamp is logged at WARNING and returned in the record that goes into the contract-5
+Every clamp is logged at WARNING and returned in the record that goes into the stimulus
 ``"safety"`` field. There is no switch that disables the limiter.
 """
 

@@ -146,9 +146,9 @@ class Stimulus:
         """A copy with fields replaced."""
         return replace(self, **changes)
 
-    # -- contract 5 -----------------------------------------------------------------------
+    # -- stimulus protocol (docs/design.md#stimulus-protocol) -------------------------------------------------------------
     def description(self, stim_id: int, safety: dict | None = None) -> dict:
-        """The contract-5 description (one JSON object per shown stimulus)."""
+        """The stimulus description (docs/design.md#stimulus-protocol) (one JSON object per shown stimulus)."""
         img = None
         if self.image is not None and self.kind in ("image", "flicker", "flash"):
             gray = self.image if self.image.ndim == 2 else self.image.mean(axis=2)
@@ -179,7 +179,7 @@ class Stimulus:
 
 
 def decode_image(desc: dict) -> np.ndarray | None:
-    """The grayscale image of a contract-5 description as float in [0, 1], or None."""
+    """The grayscale image of a stimulus description as float in [0, 1], or None."""
     img = desc.get("image")
     if not img:
         return None

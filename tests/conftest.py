@@ -1,6 +1,9 @@
 """Fixtures shared by every test folder.
 
-Area-specific fixtures live in ``tests/<area>/conftest.py``.
+Area-specific fixtures live in ``tests/<area>/conftest.py``. Recordings: ``generated`` (the
+simulated participant written out in every format, see ``tests/recordings.py``) for tests
+that must pass on a fresh clone; ``shared_data`` (real recordings beside the checkout,
+skipped where absent) for tests that need real signals.
 """
 
 from __future__ import annotations
@@ -12,14 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_DATA = ROOT / "tests" / "data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
-
-
-@pytest.fixture
-def test_data() -> Path:
-    """Small real recordings copied into the repository (with their licenses)."""
-    return TEST_DATA
 
 
 @pytest.fixture
@@ -28,6 +24,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside this checkout")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 (recordings.Generated)
+    """Every recording the project generates (tests/recordings.py), written once per session."""
+    from recordings import build  # imported here: sessions that do not use it skip the cost
+
+    return build(tmp_path_factory.mktemp("generated"))
 
 
 @pytest.fixture

@@ -122,3 +122,14 @@ def test_every_config_key_is_explained(schema):
     undocumented = [key for key, _, _, desc in table if not desc.strip()]
     assert not undocumented, f"keys without a description: {undocumented}"
     assert f"`{table[0][0]}`" in markdown(schema)
+
+
+def test_config_reference_page_is_current():
+    """docs/reference/config.md is what tools/config_reference.py generates from the schemas."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from config_reference import PAGE, page
+
+    assert PAGE == ROOT / "docs" / "reference" / "config.md"
+    assert PAGE.read_text() == page(), (
+        "docs/reference/config.md is out of date: run .venv/bin/python tools/config_reference.py"
+    )

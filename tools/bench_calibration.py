@@ -1,4 +1,4 @@
-"""Calibration benchmark (contract 9): every shared set, best strategy vs baselines vs scratch.
+"""Calibration benchmark (docs/design.md#benchmarks): every shared set, best strategy vs baselines vs scratch.
 
 ``python tools/bench_calibration.py [--quick] [--only SET]`` or ``bci bench --only calibration``.
 Reads ``../shared/data`` beside the checkout; each scenario is one ``bci calibrate`` run
@@ -29,7 +29,7 @@ def _machine() -> str:
 
 
 def scenarios(data: Path = DATA) -> list[tuple[str, str, list[Path], str | None]]:
-    """``(name, config set, files, user)`` for every acceptance point of issue 7."""
+    """``(name, config set, files, user)`` for every public data set the benchmark covers."""
     out: list[tuple[str, str, list[Path], str | None]] = []
     out.append(
         (

@@ -1,6 +1,6 @@
 """Benchmark default-model inference: onnxruntime CPU vs torch eager (1 thread), CUDA if present.
 
-Scenarios (contract 9: ``run(quick) -> list[dict]``, ``markdown(results) -> str``):
+Scenarios (docs/design.md#benchmarks: ``run(quick) -> list[dict]``, ``markdown(results) -> str``):
 
 - ``16ch x 1s``: the shipped ``models/weights/default.onnx`` (the decoder ``bci run`` uses);
 - ``16ch x 2s``: the same encoder with a 2 s input (exported on the fly, parity-checked).

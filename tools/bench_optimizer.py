@@ -1,4 +1,4 @@
-"""Benchmark: closed-loop optimizer steps/s and time-to-next-stimulus.
+"""Benchmark: closed-loop optimizer steps/s and time-to-next-stimulus (docs/design.md#benchmarks).
 
 Scenarios: Adam steps/s for a 128x128 stimulus through each in-silico front end (Gabor energy,
 steerable pyramid) at the default model resolution and at 128, on CPU with torch threads set

@@ -1,4 +1,4 @@
-"""Benchmark of the streams area (contract 9): recorder throughput and replay drift.
+"""Benchmark of the streams area (docs/design.md#benchmarks): recorder throughput and replay drift.
 
 Scenarios
 ---------

@@ -1,6 +1,6 @@
 """Benchmark the real-time runtime through real LSL against an mne-lsl peer pipeline.
 
-Scenarios (contract 9: ``run(quick) -> list[dict]``, ``markdown(results) -> str``):
+Scenarios (docs/design.md#benchmarks: ``run(quick) -> list[dict]``, ``markdown(results) -> str``):
 
 - ``a``: 16 ch @ 250 Hz, 1 s windows, 10 decisions/s, the default decoder;
 - ``a0``: the same stream with a near-free decoder (log-variance + LDA, microseconds), so the
@@ -192,7 +192,7 @@ def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
 
     from bci._decoder import DecoderONNX
     from bci._runtime import Budgets, Engine, EngineSettings
-    from bci.devices import SourceLSL
+    from bci.devices import OutletLSL, SourceLSL
 
     settings = EngineSettings(
         session="bench",
@@ -209,6 +209,7 @@ def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
         SourceLSL(name=name, timeout=10.0, bufsize=2.0),
         DecoderONNX(model, provider="cpu", threads=1),
         settings,
+        outlet_factory=OutletLSL,
     )
     engine.prepare()
     proc = psutil.Process()
@@ -283,7 +284,7 @@ def _machine() -> str:
 def run(
     quick: bool = False, duration: float | None = None, only: list[str] | None = None
 ) -> list[dict]:
-    """Run the scenarios; return one dict per scenario (contract 9).
+    """Run the scenarios; return one dict per scenario (docs/design.md#benchmarks).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Benchmark the simulated participant (contract 9: ``run(quick)``, ``markdown(results)``).
+"""Benchmark the simulated participant (docs/design.md#benchmarks: ``run(quick)``, ``markdown(results)``).
 
 Scenarios:
 

@@ -9,8 +9,9 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "install: Python 3.11 or newer is needed (found $("$PY" --version 2>&1))." >&2; exit 1; }
 
-# System packages: mosquitto (MQTT broker used by the tests), Xvfb + Mesa (PsychoPy without a screen).
-apt_pkgs=(mosquitto mosquitto-clients xvfb xauth libgl1-mesa-dri libglu1-mesa)
+# System packages: mosquitto (MQTT broker used by the tests), Xvfb + Mesa (PsychoPy without a screen),
+# Chromium + its driver (the live view's browser tests).
+apt_pkgs=(mosquitto mosquitto-clients openssl xvfb xauth libgl1-mesa-dri libglu1-mesa chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -29,17 +30,20 @@ fi
 pip_q() { .venv/bin/python -m pip -q --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }; }
 
 stamp=.venv/.bci-installed
-want=$(cat pyproject.toml tools/install.sh | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml constraints.txt tools/install.sh | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "install: .venv is up to date"
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip_q install --upgrade "pip<26"
-echo "install: pip install -e .[test] (first run: a few minutes)"
-pip_q install -e ".[test]"
-# PsychoPy without its psychtoolbox/Qt dependency tree (it pins numpy<2.4): see GOTCHAS.
-pip_q install --no-deps "psychopy==2026.2.5"
+# constraints.txt pins every package to a tested version (pyproject.toml only holds ranges);
+# the docs extra builds the documentation site (tools/test.sh checks it).
+echo "install: pip install -e .[test,docs] -c constraints.txt (first run: a few minutes)"
+pip_q install -c constraints.txt -e ".[test,docs]"
+# PsychoPy without its psychtoolbox/Qt dependency tree (psychtoolbox pins numpy<2.4 and pulls
+# in about 1.6 GB); pyproject.toml lists the parts of that tree PsychoPy needs.
+pip_q install --no-deps -c constraints.txt "psychopy==2026.2.5"
 # braindecode imports torchaudio, and PyPI's newest torchaudio (2.11) carries C++ extensions built
 # against torch 2.11 that fail to load beside torch 2.13. Without them torchaudio imports in its
 # pure-Python mode, which is all braindecode's encoders need.

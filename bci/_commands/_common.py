@@ -6,12 +6,15 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from typing import TypeVar
 
 import typer
 
 from .._errors import BCIError, ConfigError
 
 logger = logging.getLogger("bci")
+
+M = TypeVar("M")
 
 
 class LogLevel(StrEnum):
@@ -38,6 +41,9 @@ def setup_logging(level: str | LogLevel = "info") -> None:
     )
     for noisy in ("amqtt", "transitions", "matplotlib", "PIL", "numba"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from ._liblsl import quiet_liblsl  # liblsl's own INFO lines only with --log-level debug
+
+    quiet_liblsl(str(level))
 
 
 @contextmanager
@@ -54,6 +60,45 @@ def cli_errors() -> Iterator[None]:
     except BCIError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def cli_values(model: type[M], values: dict[str, object], flags: dict[str, str], base=None) -> M:  # noqa: ANN001
+    """Validate command-line values with the rules of the matching config keys.
+
+    Parameters
+    ----------
+    model : type
+        The config model whose fields the flags set.
+    values : dict
+        Field name -> value from the command line (``None`` values are left out).
+    flags : dict
+        Field name -> the flag that set it (``"--duration"``), for the message.
+    base : model instance | None
+        A loaded config the values override.
+
+    Raises
+    ------
+    ConfigError
+        Naming the flag, the value and the rule, exactly as a bad config key would.
+    """
+    from pydantic import ValidationError
+
+    from ..config._load import problems_from
+
+    data = base.model_dump(by_alias=True) if base is not None else {}
+    data.update({k: v for k, v in values.items() if v is not None})
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_from(exc, data)
+        lines = []
+        for key, value, why in problems:
+            flag = flags.get(key.split(".")[0].split("[")[0])
+            where = f"{flag} {value}" if flag else f"{key}: {value!r}"
+            lines.append(f"  {where} -> {why} (the same rule as config key {key!r})")
+        raise ConfigError(
+            f"{len(problems)} invalid value(s)\n" + "\n".join(lines), problems
+        ) from None
 
 
 def not_built(name: str, issue: str) -> Callable[..., None]:

@@ -1,4 +1,9 @@
-"""``bci bench``: run every ``tools/bench_*.py`` (contract 9) and print Markdown tables."""
+"""``bci bench``: run every ``tools/bench_*.py`` and print Markdown tables.
+
+Each benchmark script has ``run(quick, ...) -> list[dict]`` and ``markdown(results) -> str``
+(see docs/design.md#benchmarks). The scripts live in ``tools/`` of a source checkout, not in
+the installed package: ``bci bench`` says so when it runs from a wheel.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import typer
 
 from ._common import cli_errors
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
+#: ``tools/`` of the source checkout this package runs from (None when installed from a wheel).
+_CHECKOUT = Path(__file__).resolve().parents[2]
+TOOLS = _CHECKOUT / "tools" if (_CHECKOUT / "pyproject.toml").is_file() else None
 
 
 def _load(path: Path):  # noqa: ANN202 - a plain module loaded by path
@@ -50,9 +57,13 @@ def bench(
     from .._errors import BCIError
 
     with cli_errors():
-        files = sorted(TOOLS.glob("bench_*.py"))
+        files = sorted(TOOLS.glob("bench_*.py")) if TOOLS is not None else []
         if not files:
-            raise BCIError(f"no tools/bench_*.py found in {TOOLS}")
+            raise BCIError(
+                "bci bench runs the benchmark scripts in tools/ of a source checkout, and this "
+                "install has none: clone the repository, run `bash tools/install.sh`, then "
+                "`.venv/bin/bci bench` there"
+            )
         wanted: dict[str, list[str] | None] = {}
         for item in only or []:
             area, _, scen = item.partition(":")
@@ -69,9 +80,7 @@ def bench(
                 continue
             module = _load(path)
             if not hasattr(module, "run") or not hasattr(module, "markdown"):
-                typer.echo(
-                    f"skipping {path.name}: it lacks run()/markdown() (contract 9)", err=True
-                )
+                typer.echo(f"skipping {path.name}: it lacks run()/markdown()", err=True)
                 continue
             kwargs: dict = {"quick": quick}
             if area == "runtime":

@@ -17,9 +17,9 @@ PARADIGMS = {
     "hand-gestures": "xdf-openbci-emg-gestures",
     "motor-imagery": "eegmmidb",
     "sim-ssvep": "sim-ssvep",
+    "sim-p300": "sim-p300",
 }
-LIVE_SIM = {"sim-ssvep": "ssvep"}
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+LIVE_SIM = {"sim-ssvep": "ssvep", "sim-p300": "p300"}
 
 
 def calibrate(
@@ -64,6 +64,32 @@ def calibrate(
     no_extras: Annotated[
         bool, typer.Option("--fast", help="Skip the learning curve and the shortcut check.")
     ] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="Column layout of CSV/text recordings of an unknown layout: a replay mapping "
+            "YAML (see configs/replay_columns.yaml); overrides the config's 'layout'.",
+        ),
+    ] = None,
+    population: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--population",
+            help="Recordings (or folders) of other users of this paradigm; repeat for several. "
+            "Every candidate is also trained on them plus the user's trials ('pop_<name>'); "
+            "overrides the config's 'population'.",
+        ),
+    ] = None,
+    loso: Annotated[
+        bool,
+        typer.Option(
+            "--loso",
+            help="Leave-one-subject-out instead of one user's decoder: --data holds several "
+            "users (one folder each); writes loso.md / loso.json with the few-trial curve "
+            "(5, 10, 20, 40, all trials per class) of every candidate, alone and pooled.",
+        ),
+    ] = False,
     encoder: Annotated[
         Path | None,
         typer.Option(
@@ -86,7 +112,9 @@ def calibrate(
                 raise ConfigError(
                     f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)} or pass --config"
                 )
-            config = CONFIGS / f"calibrate_{PARADIGMS[paradigm]}.yaml"
+            from bci.config import shipped_config
+
+            config = shipped_config(f"calibrate_{PARADIGMS[paradigm]}.yaml")
         cfg = load_config(config, CalibrationConfig)
         if paradigm is not None and paradigm != cfg.paradigm:
             raise ConfigError(
@@ -94,12 +122,39 @@ def calibrate(
             )
         if user is not None:
             cfg = cfg.model_copy(update={"user": user})
+        if mapping is not None:
+            if not mapping.is_file():
+                raise ConfigError(f"--mapping {mapping}: no such file")
+            cfg = cfg.model_copy(update={"layout": str(mapping)})
         if encoder is not None:
             if not encoder.exists():
                 raise ConfigError(f"--encoder {encoder}: no such file")
             training = cfg.training.model_copy(update={"encoder": str(encoder)})
             cfg = cfg.model_copy(update={"training": training})
         data = [*(data or []), *(files or [])]
+        if population:
+            from bci.models._data import find_files
+
+            missing = [p for p in population if not p.exists()]
+            if missing:
+                raise ConfigError(f"--population {missing[0]}: no such file or folder")
+            pop_files = [str(f) for f in find_files(population) if f.suffix != ".md"]
+            cfg = cfg.model_copy(update={"population": pop_files})
+        if loso:
+            if not data:
+                raise ConfigError("--loso: pass the recordings of several users with --data")
+            from bci.models._data import find_files
+            from bci.models.calibration._population import run_loso
+
+            res = run_loso([str(f) for f in find_files(data)], cfg, out)
+            sm = res["summary"]
+            typer.echo(
+                f"{cfg.paradigm}: leave-one-subject-out over {len(res['subjects'])} subjects, "
+                f"at 20 trials per class foundation {sm.get('foundation_chosen', float('nan')):.3f}"
+                f" vs classical {sm.get('classical_chosen', float('nan')):.3f} "
+                f"(inner-CV choices) -> {out / 'loso.md'}"
+            )
+            return
         if live:
             if cfg.paradigm not in LIVE_SIM:
                 typer.echo(

@@ -27,15 +27,19 @@ def _register() -> None:
     import importlib
 
     commands = {
-        "run": ("run", "issue 4: real-time runtime"),
-        "stream": ("stream", "issue 3: streams"),
-        "record": ("record", "issue 3: streams"),
-        "replay": ("replay", "issue 3: streams"),
-        "devices": ("devices", "issue 3: streams"),
-        "calibrate": ("calibrate", "issue 7: per-user calibration"),
-        "pretrain": ("pretrain", "issue 6: foundation model"),
-        "export": ("export", "issue 6: foundation model"),
-        "bench": ("bench", "issue 4: benchmarks"),
+        "run": ("run", "real-time runtime"),
+        "stream": ("stream", "streams"),
+        "record": ("record", "streams"),
+        "replay": ("replay", "streams"),
+        "devices": ("devices", "streams"),
+        "calibrate": ("calibrate", "per-user calibration"),
+        "evaluate": ("evaluate", "pseudo-online scoring"),
+        "pretrain": ("pretrain", "foundation model"),
+        "export": ("export", "foundation model"),
+        "export-bids": ("export_bids", "BIDS export"),
+        "bench": ("bench", "benchmarks"),
+        "view": ("view", "live view"),
+        "check": ("check", "signal quality"),
     }
     app.command("validate")(validate.validate)
     app.command("sys-info")(sys_info.sys_info)

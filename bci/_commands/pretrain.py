@@ -38,6 +38,12 @@ def pretrain(
     holdout: float = typer.Option(
         0.15, help="Fraction of recordings held out for the baseline comparison."
     ),
+    holdout_from: Path | None = typer.Option(
+        None,
+        help="Hold out exactly the recordings an earlier run held out (its metrics.json or "
+        "encoder.pt) instead of a seeded share: runs on more data are then scored on the "
+        "same held-out recordings.",
+    ),
     eval_every: int = typer.Option(200, help="Steps between held-out evaluations and checkpoints."),
     simulated_minutes: float = typer.Option(
         0.0, help="Add this many minutes of simulated-participant EEG."
@@ -86,6 +92,7 @@ def pretrain(
             seed=seed,
             filter_prob=filter_prob,
             init=str(init) if init else None,
+            holdout_from=str(holdout_from) if holdout_from else None,
         )
         metrics = run_pretrain(segments, out, settings, resume=resume, progress=progress)
         if metrics:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from .._errors import ConfigError
+from ._common import cli_errors, cli_values
 
 
 def replay(
@@ -32,6 +33,21 @@ def replay(
         float, typer.Option(help="Seconds to wait for consumers before starting.")
     ] = 0.0,
     source_prefix: Annotated[str, typer.Option(help="Prefix added to every LSL source_id.")] = "",
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial", help="Replay the complete part of a truncated XDF file (cut short)."
+        ),
+    ] = False,
+    stim_channel: Annotated[
+        str | None,
+        typer.Option(
+            "--stim-channel",
+            help="EDF/BDF/FIF/BrainVision trigger channel whose value changes become markers "
+            "(repeatable as comma-separated names); 'none' reads every channel as a signal. "
+            "Default: detected (integer-valued, mostly constant).",
+        ),
+    ] = None,
 ) -> None:
     """Replay every stream of FILE on LSL with its original names, types, labels, rate and markers."""
     import logging
@@ -40,8 +56,29 @@ def replay(
 
     log = logging.getLogger("bci.replay")
     with cli_errors():
+        from ..config._sources import ReplaySourceConfig
+
+        cli_values(  # the rules of a replay source's config keys apply to the flags
+            ReplaySourceConfig,
+            {"path": str(file), "speed": speed, "loop": loop, "sfreq": sfreq},
+            {"speed": "--speed", "sfreq": "--sfreq", "path": "FILE"},
+        )
+        if duration is not None and not duration > 0:
+            raise ConfigError(f"--duration must be > 0 seconds, got {duration:g}.")
+        if wait < 0:
+            raise ConfigError(f"--wait must be >= 0 seconds, got {wait:g}.")
+        stim: str | list[str] | bool | None = None
+        if stim_channel is not None:
+            stim = False if stim_channel.lower() == "none" else stim_channel.split(",")
         player = ReplayLSL(
-            file, speed=speed, loop=loop, mapping=mapping, sfreq=sfreq, source_prefix=source_prefix
+            file,
+            speed=speed,
+            loop=loop,
+            mapping=mapping,
+            sfreq=sfreq,
+            source_prefix=source_prefix,
+            partial=partial,
+            stim_channel=stim,
         )
         for s in player.specs:
             rate = f"{s.sfreq:g} Hz" if s.sfreq else "irregular"

@@ -9,6 +9,7 @@ import typer
 
 from .._errors import ConfigError
 from ..config import SCHEMAS, load_config, schema_for
+from ..config._load import detect_kind, load_yaml
 
 
 def validate(
@@ -16,8 +17,8 @@ def validate(
     schema: Annotated[
         str | None,
         typer.Option(
-            help=f"Schema to check against ({', '.join(SCHEMAS)}); default: by file name "
-            "(calibrate_*.yaml: calibration, replay_*.yaml: replay-mapping, else session)."
+            help=f"Schema to check against ({', '.join(SCHEMAS)}); default: the file's 'kind:' "
+            "key, else the kind whose keys fit the file best."
         ),
     ] = None,
 ) -> None:
@@ -25,7 +26,7 @@ def validate(
     failed = 0
     for path in files:
         try:
-            load_config(path, schema_for(path, schema))
+            load_config(path, schema_for(path, schema) if schema else None)
         except ConfigError as exc:
             failed += 1
             typer.echo(f"{path}: INVALID", err=True)
@@ -35,6 +36,6 @@ def validate(
             else:
                 typer.echo(f"  {exc}", err=True)
         else:
-            typer.echo(f"{path}: ok")
+            typer.echo(f"{path}: ok ({schema or detect_kind(load_yaml(path), path)} config)")
     if failed:
         raise typer.Exit(2)

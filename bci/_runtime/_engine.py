@@ -34,10 +34,12 @@ import pylsl
 
 from .._errors import BCIError, DecoderError
 from .._types import Chunk, Marker, StreamSpec
-from ._filters import NonFiniteGuard, Preprocessor, PreprocessSettings
-from ._postprocess import PostProcessor, PostprocessSettings
+from ._conditions import SustainedCondition
+from ._pipeline import Pipeline
+from ._postprocess import PostprocessSettings
+from ._score import OnlineScore
 from ._stats import STAGES, Budgets, Counters, LatencyStats
-from ._window import Window, Windower
+from ._window import Window
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ PAYLOAD_VERSION = 1
 
 
 class Source(Protocol):
-    """What the engine needs from a source (``bci.devices.SourceLSL``, contract 1)."""
+    """What the engine needs from a source (``bci.devices.SourceLSL``; see docs/design.md#streams)."""
 
     spec: StreamSpec
     lost_samples: int
@@ -57,7 +59,7 @@ class Source(Protocol):
 
 
 class Decoder(Protocol):
-    """What the engine needs from a decoder (``bci._decoder.DecoderONNX``, contract 4)."""
+    """What the engine needs from a decoder (``bci.DecoderONNX``; see docs/design.md#decoder)."""
 
     n_channels: int
     n_times: int
@@ -120,6 +122,23 @@ class EngineSettings:
     publish_raw : bool
         Also publish the decoded stream's raw chunks on MQTT (``raw`` topic; off by default:
         raw neural data stay local unless asked for).
+    mode : ``"auto"`` | ``"sliding"`` | ``"event"``
+        ``auto``: one epoch per onset marker when the decoder's metadata describes onset
+        epochs (``bci.epochs``), sliding windows otherwise; ``sliding`` forces windows;
+        ``event`` requires the decoder to be event-locked.
+    marker_stream : str | None
+        Marker stream carrying the onsets of event-locked decoding (overrides the decoder's
+        metadata); ``None`` takes the metadata's, or any marker stream when it names none.
+    cue_streams : tuple of str | None
+        Streams whose values are the cued class (online accuracy); ``None``: the ground-truth
+        stream when one is recorded (type ``GroundTruth``), else every marker stream.
+    grid_windows : bool
+        Windows end exactly on the hop grid (scoring recordings: identical windows whatever
+        the chunking) instead of at the newest sample in hand (live: lowest latency; the
+        two differ by less than one chunk).
+    cue_mapping : mapping of str to str | None
+        Cue value -> class name (a calibration config's ``mapping``); values equal to a class
+        name, or ending in one (``ssvep_8.0`` for ``8.0``), need none.
     """
 
     session: str = "default"
@@ -140,6 +159,11 @@ class EngineSettings:
     metrics_interval: float = 1.0
     switch_interval: float | None = 0.0005
     publish_raw: bool = False
+    mode: str = "auto"
+    marker_stream: str | None = None
+    cue_streams: tuple[str, ...] | None = None
+    cue_mapping: Any = None
+    grid_windows: bool = False
 
 
 @dataclass
@@ -165,11 +189,18 @@ class Engine:
     aux_sources : sequence of Source
         Streams recorded alongside (markers, stimulus descriptions, ground truth...).
     recorder : object | None
-        A ``bci._recorder.RecorderXDF`` (contract 2), or ``None`` not to record.
+        A ``bci._recorder.RecorderXDF`` (docs/design.md#recording), or ``None`` not to record.
     publisher : Publisher | None
         The MQTT client, or ``None``.
     on_metrics : callable | None
         Called on the loop with :meth:`snapshot` every ``metrics_interval``.
+    on_decision : callable | None
+        Called on the hot path with every decision as a dict (``t_first``, ``t_last``,
+        ``onset``, ``marker``, ``values`` (raw decoder output), ``smoothed``,
+        ``label_index``, ``stamps``); it must return at once.
+    outlet_factory : callable | None
+        Builds an outlet (with ``push(data, timestamp)``) from a ``StreamSpec``; needed
+        when ``settings.lsl_outputs`` is on (the session passes an LSL outlet).
     """
 
     def __init__(
@@ -181,7 +212,10 @@ class Engine:
         recorder: Any = None,
         publisher: Publisher | None = None,
         on_metrics: Callable[[dict], None] | None = None,
+        on_decision: Callable[[dict], None] | None = None,
+        outlet_factory: Callable[[StreamSpec], Any] | None = None,
     ):
+        self.on_decision = on_decision
         self.source = source
         self.decoder = decoder
         self.settings = settings or EngineSettings()
@@ -189,6 +223,7 @@ class Engine:
         self.recorder = recorder
         self.publisher = publisher
         self.on_metrics = on_metrics
+        self.outlet_factory = outlet_factory
         self.counters = Counters()
         self.stats = LatencyStats(self.settings.budgets)
         self._prepared = False
@@ -199,6 +234,7 @@ class Engine:
         self._last_decisions = 0
         self.decision_rate = 0.0
         self._in_bad_burst = False
+        self._nonfinite = SustainedCondition(quiet=1.0)  # one start + one end event per burst
         self.last_decision: dict | None = None
         self.recent_events: deque[dict] = deque(maxlen=256)  # bounded: for status and tests
 
@@ -221,62 +257,28 @@ class Engine:
         for aux in self.aux_sources:
             aux.connect()
         spec = self.source.spec
-        if spec.sfreq <= 0:
-            raise BCIError(f"stream {spec.name!r} is irregular (sfreq=0): it cannot be windowed")
-        self.pre = Preprocessor(
-            PreprocessSettings(
-                sfreq=spec.sfreq,
-                ch_names=tuple(spec.ch_names),
-                bandpass=s.bandpass,
-                notch=s.notch,
-                reref=s.reref,
-                resample=s.resample,
-                channels=s.channels,
-            )
-        )
-        check = getattr(self.decoder, "check_input", None)
-        if check is not None:
-            check(self.pre.ch_names, self.pre.sfreq)
-        n_times = round(s.window * self.pre.sfreq)
-        hop = max(1, round(s.hop * self.pre.sfreq))
-        if n_times != self.decoder.n_times or len(self.pre.ch_names) != self.decoder.n_channels:
-            raise DecoderError(
-                f"windows of {len(self.pre.ch_names)} ch x {n_times} samples ({s.window:g} s at "
-                f"{self.pre.sfreq:g} Hz) do not fit the decoder's {self.decoder.n_channels} ch x "
-                f"{self.decoder.n_times} samples; set window.length to "
-                f"{self.decoder.n_times / self.pre.sfreq:g} s or map channels/resample"
-            )
+        self.pipeline = Pipeline(spec, self.decoder, s)
         logger.info(
-            "stream %r: %d ch @ %g Hz; preprocessing: %s; windows %d samples, hop %d",
+            "stream %r: %d ch @ %g Hz; %s",
             spec.name,
             spec.n_channels,
             spec.sfreq,
-            self.pre.describe(),
-            n_times,
-            hop,
+            self.pipeline.describe(),
         )
-        self.guard = NonFiniteGuard(spec.n_channels)
-        self.windower = Windower(len(self.pre.ch_names), n_times, hop)
-        n_out = getattr(self.decoder, "n_outputs", None)
-        if n_out is None:
-            n_out = int(
-                np.asarray(
-                    self.decoder(
-                        np.zeros((self.decoder.n_channels, self.decoder.n_times), np.float32)
-                    )
-                ).size
+        self.pre = self.pipeline.pre
+        self.classes = self.pipeline.classes
+        self.post = self.pipeline.post
+        self.score = OnlineScore(self.classes, s.cue_mapping)
+        if s.cue_streams is not None:
+            self._cue_names = set(s.cue_streams)
+        else:
+            truth = {a.spec.name for a in self.aux_sources if a.spec.stype == "GroundTruth"}
+            strings = {a.spec.name for a in self.aux_sources if a.spec.dtype == "string"}
+            self._cue_names = truth or strings
+        if self._cue_names:
+            logger.info(
+                "cued classes (online accuracy) from %s", ", ".join(sorted(self._cue_names))
             )
-        self.classes = list(
-            getattr(self.decoder, "classes", None) or [str(i) for i in range(n_out)]
-        )
-        if len(self.classes) != n_out:
-            logger.warning(
-                "decoder has %d outputs but %d classes: labels are indices",
-                n_out,
-                len(self.classes),
-            )
-            self.classes = [str(i) for i in range(n_out)]
-        self.post = PostProcessor(s.postprocess, n_out, self.classes)
         self.decoder.warmup(s.warmup)
         self.model_id = str(getattr(self.decoder, "model_id", "decoder"))
         self._make_outputs()
@@ -328,10 +330,14 @@ class Engine:
         )
         self._out_decision = self._out_stamps = None
         if s.lsl_outputs:
-            from bci.devices import OutletLSL  # the wiring layer's LSL outlet (contract 1)
-
-            self._out_decision = OutletLSL(self.decision_spec)
-            self._out_stamps = OutletLSL(self.stamps_spec)
+            if self.outlet_factory is None:
+                raise BCIError(
+                    "EngineSettings.lsl_outputs is on but the engine was given no "
+                    "outlet_factory; pass one (e.g. bci.devices.OutletLSL) or turn "
+                    "outputs.lsl.enabled off"
+                )
+            self._out_decision = self.outlet_factory(self.decision_spec)
+            self._out_stamps = self.outlet_factory(self.stamps_spec)
         self._dec_buf = np.zeros((len(self.classes) + 1, 1), np.float32)
         self._stamp_buf = np.zeros((4, 1), np.float64)
         if self.recorder is not None:
@@ -397,7 +403,11 @@ class Engine:
             for ex in [*self._executors, hot]:
                 ex.shutdown(wait=True, cancel_futures=True)
             sys.setswitchinterval(old_switch)
+            self.score.update(math.inf)  # the hot path is done: score what waited for cues
             self._publish_metrics(final=True)
+            ev = self._nonfinite.close(pylsl.local_clock())
+            if ev is not None:
+                self._event("nonfinite", unit="samples", **ev)
             self._event("stopped", **self._short_counts())
         if error is not None:
             raise error
@@ -433,7 +443,20 @@ class Engine:
             for ev in source.events():
                 self._source_event(ev)
             if chunk is not None:
+                if chunk.spec.dtype == "string":
+                    self._markers(chunk)
                 self._record(source, chunk)
+
+    def _markers(self, chunk: Chunk) -> None:
+        """Hand a marker chunk to the epocher (onsets) and the online score (cues)."""
+        name = chunk.spec.name
+        cue = name in self._cue_names
+        onsets = self.pipeline.event_locked
+        for value, t in zip(chunk.data[0], chunk.timestamps, strict=True):
+            if onsets:
+                self.pipeline.add_marker(name, float(t), str(value))
+            if cue:
+                self.score.add_cue(float(t), str(value))
 
     def _record(self, source: Source, chunk: Chunk) -> None:
         name = source.spec.name
@@ -454,8 +477,7 @@ class Engine:
                 self._source_event(ev)
             if chunk is None:
                 continue
-            win = self._on_chunk(chunk)
-            if win is not None:
+            for win in self._on_chunk(chunk):
                 try:
                     self._decode(win)
                     consecutive_errors = 0
@@ -478,37 +500,32 @@ class Engine:
                     },
                 )
 
-    def _on_chunk(self, chunk: Chunk) -> Window | None:
-        """Count, clean, filter and window one chunk; the window to decode, if any."""
+    def _on_chunk(self, chunk: Chunk) -> list[Window]:
+        """Count, clean, filter and cut one chunk; the windows (or epochs) to decode."""
         c = self.counters
         c.chunks += 1
         c.samples += chunk.n_times
         c.lost_samples = int(self.source.lost_samples)
-        data, bad = self.guard(chunk.data)
-        if bad is not None:
-            c.nonfinite_samples += int(bad.size)
-            self._event("nonfinite", samples=int(bad.size), t=float(chunk.timestamps[bad[0]]))
-        y = self.pre(data)
-        if self.pre.resampler is not None:
-            ts = chunk.timestamps[0] + self.pre.resampler.offsets / self.pre.settings.sfreq
-            bad_out = None if bad is None or y.shape[1] == 0 else np.array([y.shape[1] - 1])
+        cut = self.pipeline.cut(chunk.data, chunk.timestamps, chunk.t_pull)
+        if cut.nonfinite:
+            c.nonfinite_samples += cut.nonfinite
+            ev = self._nonfinite.update(True, cut.t_nonfinite, cut.nonfinite, cut.t_nonfinite_last)
         else:
-            ts, bad_out = chunk.timestamps, bad
-        if bad_out is not None:
-            self.windower.mark_bad(bad_out)
-        win = self.windower(y, ts, chunk.t_pull)
-        if win is None:
-            return None
-        c.windows += 1
-        c.skipped_hops += win.skipped
-        if self.windower.window_is_bad(win):
-            c.skipped_nonfinite += 1
+            ev = self._nonfinite.update(False, chunk.timestamps[-1]) if chunk.n_times else None
+        if ev is not None:
+            self._event("nonfinite", unit="samples", **ev)
+        c.windows += len(cut.windows) + len(cut.bad_windows)
+        c.skipped_hops += cut.skipped
+        if cut.bad_windows:
+            c.skipped_nonfinite += len(cut.bad_windows)
             if not self._in_bad_burst:
                 self._in_bad_burst = True
-                self._event("window_skipped", reason="nonfinite samples", t_sample=win.t_last)
-            return None
-        self._in_bad_burst = False
-        return win
+                self._event(
+                    "window_skipped", reason="nonfinite samples", t_sample=cut.bad_windows[0].t_last
+                )
+        elif cut.windows:
+            self._in_bad_burst = False
+        return cut.windows
 
     def _source_event(self, ev: Marker) -> None:
         try:
@@ -519,8 +536,15 @@ class Engine:
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, win: Window) -> None:
-        """Decode, post-process and publish one window (or drop it when already stale)."""
-        if (pylsl.local_clock() - win.t_last) * 1e3 > self.settings.budgets.decision_ms:
+        """Decode, post-process and publish one window (or drop it when already stale).
+
+        An event-locked epoch is never dropped (one decision per onset); a late one is
+        counted as an overrun by the latency statistics.
+        """
+        if (
+            win.onset is None
+            and (pylsl.local_clock() - win.t_last) * 1e3 > self.settings.budgets.decision_ms
+        ):
             self.counters.dropped_stale += 1  # the host stalled: never decode a late window
             self.counters.overruns += 1
             return
@@ -577,7 +601,32 @@ class Engine:
                 np.array([[win.t_last], [win.t_pull], [t_decoded], [t_published]]),
                 np.array([win.t_last]),
             )
-        self.last_decision = {"seq": seq, "label": label, "values": smoothed, "stamps": stamps}
+        self.score.add_decision(win.t_first, win.t_last, label_index, win.marker)
+        self.score.update(win.t_last)
+        cued = self.score.cue_at(win.t_last) if win.marker is None else None
+        if win.marker is not None:
+            cued = self.score.mapper(win.marker)
+        self.last_decision = {
+            "seq": seq,
+            "label": label,
+            "values": smoothed,
+            "stamps": stamps,
+            "prob": float(np.max(smoothed)) if len(smoothed) else None,
+            "cue": None if cued is None else self.classes[cued],
+        }
+        if self.on_decision is not None:
+            self.on_decision(
+                {
+                    "t_first": win.t_first,
+                    "t_last": win.t_last,
+                    "onset": win.onset,
+                    "marker": win.marker,
+                    "values": np.array(values, np.float32),
+                    "smoothed": smoothed,
+                    "label_index": label_index,
+                    "stamps": stamps,
+                }
+            )
         if self.publisher is not None:
             self.publisher.wake()  # the decision is out and stamped: now MQTT may send it
 
@@ -616,6 +665,7 @@ class Engine:
         if self.publisher is not None:
             self.counters.mqtt_sent = int(getattr(self.publisher, "sent", 0))
             self.counters.mqtt_unsent = int(getattr(self.publisher, "unsent", 0))
+        counts = getattr(self.publisher, "counts", None)
         return {
             "v": PAYLOAD_VERSION,
             "session": self.settings.session,
@@ -633,6 +683,12 @@ class Engine:
             "counters": self.counters.as_dict(),
             "provider": self.decoder.provider,
             "model_id": self.model_id,
+            "event_locked": bool(self._prepared and self.pipeline.event_locked),
+            "decision": None
+            if self.last_decision is None
+            else {k: self.last_decision[k] for k in ("label", "prob", "cue")},
+            "online": self.score.summary() if self._prepared and self.score.active else None,
+            "mqtt": counts() if counts is not None else None,
         }
 
     def _publish_metrics(self, final: bool = False) -> dict:

@@ -1,4 +1,4 @@
-"""Latency statistics per stage (DESIGN.md section 2) and the runtime's counters."""
+"""Latency statistics per stage (docs/design.md#latency) and the runtime's counters."""
 
 from __future__ import annotations
 

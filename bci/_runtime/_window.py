@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,42 @@ class RingBuffer:
             times = np.concatenate([self.times[start:], self.times[:end]])
         return out, times
 
+    def span(
+        self, first: int, n: int, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Copy ``n`` samples starting at absolute sample index ``first`` (time order).
+
+        Returns
+        -------
+        data : ndarray, shape (n_channels, n)
+        times : ndarray, shape (n,)
+        """
+        oldest = max(0, self.n_written - self.capacity)
+        if first < oldest or first + n > self.n_written or n < 1:
+            raise ValueError(
+                f"samples {first}..{first + n - 1} are not in the ring (it holds "
+                f"{oldest}..{self.n_written - 1})"
+            )
+        if out is None:
+            out = np.empty((self.data.shape[0], n), dtype=np.float32)
+        a = first % self.capacity
+        k = min(n, self.capacity - a)
+        out[:, :k] = self.data[:, a : a + k]
+        times = np.empty(n)
+        times[:k] = self.times[a : a + k]
+        if k < n:
+            out[:, k:] = self.data[:, : n - k]
+            times[k:] = self.times[: n - k]
+        return out, times
+
+    def held_times(self) -> tuple[int, np.ndarray]:
+        """The absolute index of the oldest sample held and the held timestamps (time order)."""
+        held = min(self.n_written, self.capacity)
+        first = self.n_written - held
+        if held == 0:
+            return first, np.empty(0)
+        return first, self.span(first, held)[1]
+
 
 @dataclass
 class Window:
@@ -93,6 +130,10 @@ class Window:
         Sample index (since start) one past the window's newest sample.
     skipped : int
         Hop boundaries passed without a window since the previous one (stale, dropped).
+    onset : float | None
+        Event-locked epochs: the timestamp of the onset marker the epoch is locked to.
+    marker : str | None
+        Event-locked epochs: that marker's value.
     """
 
     data: np.ndarray
@@ -101,16 +142,38 @@ class Window:
     t_pull: float
     index: int
     skipped: int = 0
+    onset: float | None = None
+    marker: str | None = None
+
+
+class BadSpans:
+    """The newest spans of non-finite samples (absolute sample indices), bounded."""
+
+    def __init__(self, maxlen: int = 64):
+        self.spans: deque[tuple[int, int]] = deque(maxlen=maxlen)  # bounded: oldest forgotten
+
+    def mark(self, offset: int, indices: np.ndarray | None) -> None:
+        """Record samples ``offset + indices`` (sorted chunk indices) as non-finite."""
+        if indices is not None and len(indices):
+            self.spans.append((offset + int(indices[0]), offset + int(indices[-1])))
+
+    def overlaps(self, first: int, stop: int) -> bool:
+        """True when a marked sample lies in ``[first, stop)``."""
+        return any(a < stop and b >= first for a, b in self.spans)
 
 
 class Windower:
-    """Emit the newest ``n_times`` samples whenever a chunk completes a hop.
+    """Emit a window of ``n_times`` samples whenever a chunk completes a hop.
 
     Hop boundaries lie on a fixed grid (``n_times + k * hop`` samples since start), so the
-    decision rate does not drift; a window is cut as soon as the chunk crossing a boundary
-    arrives, and it ends at that chunk's newest sample. When one chunk crosses several
-    boundaries (a late, large chunk) only one window is emitted and the others are
-    counted in ``skipped``: the runtime never builds a backlog.
+    decision rate does not drift. A window is cut as soon as the chunk crossing a boundary
+    arrives. Live (``grid=False``) it ends at that chunk's newest sample: the freshest data,
+    the lowest latency. With ``grid=True`` it ends exactly on the boundary, whatever the
+    chunking: the same signal then gives the same windows whether it arrives sample by
+    sample over LSL or in large blocks from a file (what scoring a recording needs). When
+    one chunk crosses several boundaries (a late, large chunk), :meth:`__call__` returns
+    one window and counts the others in ``skipped`` (the runtime never builds a backlog);
+    :meth:`all_windows` returns a window for every boundary (virtual time).
 
     Parameters
     ----------
@@ -118,12 +181,22 @@ class Windower:
         Window shape and hop in samples.
     capacity : int | None
         Ring size in samples (default: ``n_times`` plus 10 s worth of hops, at least 2 windows).
+    grid : bool
+        Windows end exactly on the hop grid instead of at the newest sample.
     """
 
-    def __init__(self, n_channels: int, n_times: int, hop: int, capacity: int | None = None):
+    def __init__(
+        self,
+        n_channels: int,
+        n_times: int,
+        hop: int,
+        capacity: int | None = None,
+        grid: bool = False,
+    ):
         if n_times < 1 or hop < 1:
             raise ValueError(f"n_times={n_times} and hop={hop} must be >= 1")
         self.n_times, self.hop = int(n_times), int(hop)
+        self.grid = bool(grid)
         self.ring = RingBuffer(n_channels, capacity or max(2 * n_times, n_times + 100 * hop))
         self.reset()
 
@@ -133,27 +206,47 @@ class Windower:
         self._next_boundary = self.n_times
         self.n_skipped = 0
         self.n_windows = 0
-        self.last_bad_index = -1  # sample index of the newest non-finite sample
+        self.bad = BadSpans()
 
     def mark_bad(self, indices: np.ndarray) -> None:
         """Mark samples (indices within the next chunk) as non-finite; windows over them are skipped."""
-        if indices is not None and len(indices):
-            self.last_bad_index = self.ring.n_written + int(indices[-1])
+        self.bad.mark(self.ring.n_written, indices)
 
-    def __call__(self, data: np.ndarray, timestamps: np.ndarray, t_pull: float) -> Window | None:
-        """Add a chunk; return a window when it completed a hop, else ``None``."""
+    def _boundaries(self, data: np.ndarray, timestamps: np.ndarray) -> list[int]:
+        """Write the chunk; the hop boundaries it crossed (sample indices, oldest first)."""
         self.ring.write(data, timestamps)
         total = self.ring.n_written
         if total < self._next_boundary:
-            return None
+            return []
         crossed = (total - self._next_boundary) // self.hop + 1
+        out = [self._next_boundary + k * self.hop for k in range(crossed)]
         self._next_boundary += crossed * self.hop
-        skipped = int(crossed - 1)
-        self.n_skipped += skipped
-        win, times = self.ring.latest(self.n_times)
+        oldest = total - self.ring.capacity
+        return [b for b in out if b - self.n_times >= oldest]
+
+    def _window(self, end: int, t_pull: float, skipped: int) -> Window:
+        win, times = self.ring.span(end - self.n_times, self.n_times)
         self.n_windows += 1
-        return Window(win, float(times[0]), float(times[-1]), float(t_pull), total, skipped)
+        return Window(win, float(times[0]), float(times[-1]), float(t_pull), end, skipped)
+
+    def __call__(self, data: np.ndarray, timestamps: np.ndarray, t_pull: float) -> Window | None:
+        """Add a chunk; one window when it completed a hop (see ``grid``), else ``None``."""
+        ends = self._boundaries(data, timestamps)
+        if not ends:
+            return None
+        skipped = len(ends) - 1
+        self.n_skipped += skipped
+        return self._window(ends[-1] if self.grid else self.ring.n_written, t_pull, skipped)
+
+    def all_windows(self, data: np.ndarray, timestamps: np.ndarray, t_pull: float) -> list[Window]:
+        """Add a chunk; return a window for every boundary it crossed (nothing skipped)."""
+        step = max(1, self.ring.capacity - self.n_times)  # larger chunks would overwrite windows
+        out = []
+        for a in range(0, data.shape[1], step):
+            ends = self._boundaries(data[:, a : a + step], timestamps[a : a + step])
+            out.extend(self._window(end, t_pull, 0) for end in ends)
+        return out
 
     def window_is_bad(self, window: Window) -> bool:
         """True when the window overlaps a non-finite sample."""
-        return self.last_bad_index >= window.index - self.n_times
+        return self.bad.overlaps(window.index - self.n_times, window.index)

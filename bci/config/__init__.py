@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._base import ConfigModel
+from ._calibration import CalibrationConfig
 from ._closed_loop import ClosedLoopConfig
 from ._load import SCHEMA_PREFIXES, SCHEMAS, load_config, load_yaml, parse_config, schema_for
 from ._runtime import (
@@ -13,14 +14,18 @@ from ._runtime import (
     OutputsConfig,
     PostprocessConfig,
     PreprocessConfig,
+    QualityConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._session import SessionConfig
+from ._shipped import shipped_config, shipped_configs
 from ._sources import (
     BrainFlowSourceConfig,
     LSLSourceConfig,
     ReplaySourceConfig,
+    SimulatedFaultsConfig,
     SimulatedSourceConfig,
     SourceConfig,
 )
@@ -31,6 +36,7 @@ __all__ = [
     "schema_for",
     "BrainFlowSourceConfig",
     "BudgetConfig",
+    "CalibrationConfig",
     "ClosedLoopConfig",
     "ConfigModel",
     "DecoderConfig",
@@ -40,13 +46,18 @@ __all__ = [
     "OutputsConfig",
     "PostprocessConfig",
     "PreprocessConfig",
+    "QualityConfig",
     "RecordingConfig",
     "ReplaySourceConfig",
+    "ScoringConfig",
     "SessionConfig",
+    "SimulatedFaultsConfig",
     "SimulatedSourceConfig",
     "SourceConfig",
     "WindowConfig",
     "load_config",
     "load_yaml",
     "parse_config",
+    "shipped_config",
+    "shipped_configs",
 ]

@@ -7,7 +7,7 @@ mean which class, how to cut windows, and which strategies and baselines to comp
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,8 @@ from ._base import ConfigModel
 Family = Literal["ssvep", "erp", "mi", "emg"]
 STRATEGIES = ("features", "linear_probe", "readin", "full", "scratch")
 BASELINES = ("fbcca", "trca", "xdawn_ts", "xdawn_lda", "csp_lda", "ts_lr", "td_lda")
+#: Baselines that export to ONNX (linear pipelines), so ``ship`` may name them.
+EXPORTABLE_BASELINES = ("td_lda", "xdawn_lda")
 
 
 class EpochsConfig(ConfigModel):
@@ -40,6 +42,11 @@ class EpochsConfig(ConfigModel):
     hop: float = Field(0.5, gt=0, description="Hop between windows in s (start_end, labels).")
     skip: float = Field(
         0.0, ge=0, description="Seconds skipped after a trial starts (reaction time)."
+    )
+    marker_stream: str | None = Field(
+        None,
+        description="Marker stream holding the onsets (onset); null takes every marker stream. "
+        "The exported decoder carries it: the runtime cuts its epochs on that stream.",
     )
     label_channel: str = Field(
         "label", description="Name of the per-sample label channel (labels)."
@@ -139,6 +146,12 @@ class CalibrationConfig(ConfigModel):
     sfreq: float | None = Field(
         None, gt=0, description="Sampling rate when the file has no usable timestamps (Myo txt)."
     )
+    layout: str | dict[str, Any] | None = Field(
+        None,
+        description="Column layout of CSV/text recordings the reader does not recognise: a "
+        "replay mapping YAML file (configs/replay_columns.yaml is a template) or the same keys "
+        "inline; null detects the layout. 'mapping' stays the marker-to-class map.",
+    )
     bandpass: tuple[float, float] | None = Field(
         None,
         description="Causal Butterworth band-pass (order 4) in Hz, or null; the runtime applies it too.",
@@ -160,10 +173,23 @@ class CalibrationConfig(ConfigModel):
         None, description="Classical baselines; null takes the family's defaults."
     )
     ship: str = Field(
-        "auto", description="Strategy to export: 'auto' takes the best cross-validated one."
+        "auto",
+        description="What to export: 'auto' takes the best cross-validated strategy or "
+        "exportable baseline (td_lda, xdawn_lda); or name one of them.",
     )
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    population: list[str] = Field(
+        [],
+        description="Recordings of other users of this paradigm (same montage): every "
+        "candidate is also trained on them plus the user's trials, as 'pop_<name>'.",
+    )
+    population_max_windows: int | None = Field(
+        4000,
+        ge=1,
+        description="Population windows used at most per fit (whole trials, class-stratified); "
+        "null: all.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> CalibrationConfig:
@@ -178,9 +204,11 @@ class CalibrationConfig(ConfigModel):
             if bad:
                 raise ValueError(f"unknown baselines {bad}; choose from {list(BASELINES)}")
         if self.ship != "auto" and self.ship not in self.strategies:
-            raise ValueError(
-                f"ship={self.ship!r} must be 'auto' or one of strategies {self.strategies}"
-            )
+            if self.ship not in EXPORTABLE_BASELINES:
+                raise ValueError(
+                    f"ship={self.ship!r} must be 'auto', one of strategies {self.strategies} "
+                    f"or an exportable baseline {list(EXPORTABLE_BASELINES)}"
+                )
         if self.family == "ssvep":
             if not self.frequencies or set(self.frequencies) != set(self.classes):
                 raise ValueError("ssvep needs frequencies: {class: Hz} for every class")

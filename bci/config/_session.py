@@ -12,7 +12,9 @@ from ._runtime import (
     OutputsConfig,
     PostprocessConfig,
     PreprocessConfig,
+    QualityConfig,
     RecordingConfig,
+    ScoringConfig,
     WindowConfig,
 )
 from ._sources import SimulatedSourceConfig, SourceConfig
@@ -41,6 +43,8 @@ class SessionConfig(ConfigModel):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     closed_loop: ClosedLoopConfig | None = Field(
         None, description="Closed-loop stimulus optimization; null for a decode-only session."
     )

@@ -9,6 +9,21 @@ from pydantic import Field, model_validator
 from ._base import ConfigModel
 
 
+class SimulatedFaultsConfig(ConfigModel):
+    """Electrode faults injected into the simulated participant's channels (for testing checks)."""
+
+    flat: list[str] = Field(
+        default_factory=list, description="Channels that read a constant (a dead amplifier input)."
+    )
+    railed: list[str] = Field(
+        default_factory=list, description="Channels stuck at the amplifier rail (+187500 uV)."
+    )
+    line_noise: list[str] = Field(
+        default_factory=list,
+        description="Channels dominated by mains noise (a 60 uV sine at line_freq, or 50 Hz).",
+    )
+
+
 class SimulatedSourceConfig(ConfigModel):
     """The simulated participant (a virtual headset on LSL); see ``bci.devices.simulated``.
 
@@ -37,6 +52,10 @@ class SimulatedSourceConfig(ConfigModel):
     markers: str = Field("bci-markers", description="Marker stream the participant listens to.")
     stimuli: str = Field("bci-stimuli", description="Stimulus-description stream it listens to.")
     truth: str = Field("bci-sim-truth", description="Ground-truth stream it publishes.")
+    faults: SimulatedFaultsConfig = Field(
+        default_factory=SimulatedFaultsConfig,
+        description="Injected electrode faults (flat, railed, mains-dominated channels).",
+    )
 
     @model_validator(mode="before")
     @classmethod

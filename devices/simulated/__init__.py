@@ -1,5 +1,5 @@
 """The simulated participant: a virtual EEG headset / EMG armband whose signals respond to
-what is actually shown (contract 6).
+what is actually shown (docs/design.md#simulated).
 
 - :func:`simulate`: offline, deterministic ``(Recording, truth)`` for training and tests;
 - :class:`SimulatedParticipant`: the same participant live on LSL, listening to
@@ -13,7 +13,7 @@ pops), ``_eeg`` (how each stimulus kind becomes EEG), ``_emg`` (armband) and
 SNR calibration against real data
 ---------------------------------
 The SSVEP gain was set so that the simulated SNR matches the eeg-notebooks Muse SSVEP
-recordings (../shared/data/muse-ssvep, subject1, electrode at POz, 192 trials of 20/30 Hz
+recordings (NeuroTechX eeg-notebooks, subject1, electrode at POz, 192 trials of 20/30 Hz
 pattern reversal, 3 s). :func:`ssvep_snr` measures both the same way: amplitude spectrum
 (Welch, 2 s Hann, 0.5-3 s after onset) at the stimulus frequency divided by the mean of the
 10 neighbouring bins (skipping the adjacent ones). Real: median 5.5 at 20 Hz, 3.9 at 30 Hz
@@ -21,7 +21,7 @@ pattern reversal, 3 s). :func:`ssvep_snr` measures both the same way: amplitude 
 5.5/3.7/6.4 at 30 Hz. Our wet-electrode noise floor is lower than the dry Muse's (POz
 amplitude density at 15 Hz 0.8 vs 2.0 uV/sqrt(Hz)), so the simulated SSVEP amplitudes are
 smaller in uV (about 4 uV at 20 Hz) for the same SNR. ``tests/simulated/test_real_data.py``
-re-measures both when ../shared/data is present. The 8-15 Hz default frequencies get larger
+re-measures both when the real recordings are available. The 8-15 Hz default frequencies get larger
 responses (resonance near the individual alpha frequency) but sit on more background.
 
 The hidden visual model (``_visual``) is private: ``stimuli/`` must not import it.

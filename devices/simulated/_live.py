@@ -23,13 +23,16 @@ import logging
 import queue
 import threading
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import pylsl
 
 from bci._errors import DeviceError
+from bci._ownership import is_owned, owned_source_id, session_of
 from bci.config import SimulatedSourceConfig
 
+from ._faults import FaultInjector
 from ._offline import make_engine, resolve_paradigm, signal_spec
 from ._protocol import describe_marker, paradigm_schedule
 
@@ -51,7 +54,7 @@ class ScheduleLSL:
     """Headless presenter: publishes a paradigm on the marker and description streams.
 
     Every stimulus is pushed at its scheduled time with that time as its (flip) timestamp:
-    the description JSON on ``stimuli`` then the label on ``markers`` (contract 5). With
+    the description JSON on ``stimuli`` then the label on ``markers`` (docs/design.md#stimulus-protocol). With
     ``duration=None`` the schedule repeats (a new trial order every cycle) until
     :meth:`stop`.
 
@@ -68,6 +71,8 @@ class ScheduleLSL:
         Stream names.
     delay : float
         Seconds between :meth:`start` and the first stimulus (lets inlets connect).
+    session_id : str | None
+        Id of the session that owns the schedule: tags its streams' source ids.
     """
 
     def __init__(
@@ -78,10 +83,12 @@ class ScheduleLSL:
         markers: str = "bci-markers",
         stimuli: str = "bci-stimuli",
         delay: float = 2.0,
+        session_id: str | None = None,
     ) -> None:
         paradigm_schedule(paradigm, 1.0)  # validates the name
         self.paradigm, self.duration, self.seed = paradigm, duration, seed
         self.markers, self.stimuli, self.delay = markers, stimuli, float(delay)
+        self.session_id = session_id
         self.sent: deque[tuple[float, str]] = deque(maxlen=1000)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,9 +100,12 @@ class ScheduleLSL:
             return self
         from bci.devices._lsl import MarkerOutletLSL
 
-        self._out_m = MarkerOutletLSL(self.markers, "Markers", f"{self.markers}-schedule")
+        sid = self.session_id
+        self._out_m = MarkerOutletLSL(
+            self.markers, "Markers", owned_source_id(f"{self.markers}-schedule", sid)
+        )
         self._out_s = MarkerOutletLSL(
-            self.stimuli, "StimulusDescription", f"{self.stimuli}-schedule"
+            self.stimuli, "StimulusDescription", owned_source_id(f"{self.stimuli}-schedule", sid)
         )
         self._stop.clear()
         self.t0 = pylsl.local_clock() + self.delay
@@ -152,11 +162,23 @@ class SimulatedParticipant:
     >>> sim.stop()
     """
 
-    def __init__(self, config: SimulatedSourceConfig | None = None, chunk: float = 0.02) -> None:
+    def __init__(
+        self,
+        config: SimulatedSourceConfig | None = None,
+        chunk: float = 0.02,
+        session_id: str | None = None,
+    ) -> None:
         self.config = config or SimulatedSourceConfig()
+        self.session_id = session_id
         self.engine = make_engine(self.config)
-        self.spec = signal_spec(self.config, self.engine.ch_names)
+        spec = signal_spec(self.config, self.engine.ch_names)
+        self.spec = replace(spec, source_id=owned_source_id(spec.source_id, session_id))
         self.n_chunk = max(1, round(chunk * self.config.sfreq))
+        f = self.config.faults
+        self.faults = FaultInjector(
+            self.engine.ch_names, self.config.sfreq, f.flat, f.railed, f.line_noise,
+            self.config.line_freq,
+        )  # fmt: skip
         self.truth: deque[dict] = deque(maxlen=10000)
         self.n_pushed = 0
         self.t0 = float("nan")
@@ -186,7 +208,11 @@ class SimulatedParticipant:
 
         cfg = self.config
         self._outlet = OutletLSL(self.spec, chunk_size=self.n_chunk)
-        self._truth_out = MarkerOutletLSL(cfg.truth, "GroundTruth", f"{cfg.truth}-seed{cfg.seed}")
+        self._truth_out = MarkerOutletLSL(
+            cfg.truth,
+            "GroundTruth",
+            owned_source_id(f"{cfg.truth}-seed{cfg.seed}", self.session_id),
+        )
         self._stop.clear()
         self.t0 = pylsl.local_clock()
         self._threads = [
@@ -197,7 +223,9 @@ class SimulatedParticipant:
             t.start()
         paradigm = resolve_paradigm(cfg)
         if paradigm != "none":
-            self.schedule = ScheduleLSL(paradigm, None, cfg.seed, cfg.markers, cfg.stimuli).start()
+            self.schedule = ScheduleLSL(
+                paradigm, None, cfg.seed, cfg.markers, cfg.stimuli, session_id=self.session_id
+            ).start()
         logger.info(
             "Simulated %s participant (seed %d) on LSL %r: %d ch @ %g Hz, listening to %r/%r",
             cfg.mode, cfg.seed, cfg.name, self.spec.n_channels, cfg.sfreq, cfg.markers, cfg.stimuli,
@@ -227,6 +255,18 @@ class SimulatedParticipant:
         self.stop()
 
     # ------------------------------------------------------------ listener thread
+    def _own_first(self, found: list) -> list:
+        """Stimulus streams this participant may follow, its own session's first.
+
+        With a session id, a stream tagged with another session's id is never followed (two
+        sessions on one machine publish namesakes); untagged ones (a presenter) are.
+        """
+        if self.session_id is None:
+            return found
+        own = [i for i in found if is_owned(i.source_id(), self.session_id)]
+        untagged = [i for i in found if session_of(i.source_id()) is None]
+        return own or untagged
+
     def _listen(self) -> None:
         cfg = self.config
         resolvers = {
@@ -238,7 +278,7 @@ class SimulatedParticipant:
             while not self._stop.is_set():
                 for kind, res in resolvers.items():
                     if kind not in inlets:
-                        found = res.results()
+                        found = self._own_first(res.results())
                         if found:
                             inlet = pylsl.StreamInlet(
                                 found[0], max_buflen=30, processing_flags=pylsl.proc_clocksync
@@ -338,6 +378,8 @@ class SimulatedParticipant:
                 if stop > done:
                     chunks.append(self.engine.render(stop - done))
                 data = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+                if self.faults.active:
+                    data = self.faults(np.array(data), self.n_pushed)
                 stamps = self.t0 + (self.n_pushed + np.arange(n)) / fs
                 self._outlet.push(data.astype(np.float32), stamps)
                 self.n_pushed = stop

@@ -26,7 +26,7 @@ _LAYOUT: dict[str, tuple[float, float]] = {
     "O1": (-0.31, -0.95), "Oz": (0.0, -1.0), "O2": (0.31, -0.95),
 }  # fmt: skip
 
-#: The default 16-channel montage (contract 6), in stream order.
+#: The default 16-channel montage (docs/design.md#simulated), in stream order.
 DEFAULT_EEG_MONTAGE: tuple[str, ...] = (
     "Fp1", "Fp2", "F3", "F4", "T7", "C3", "Cz", "C4",
     "T8", "P3", "Pz", "P4", "POz", "O1", "Oz", "O2",

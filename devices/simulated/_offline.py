@@ -1,4 +1,4 @@
-"""Offline, deterministic simulation (contract 6): no LSL, as fast as numpy goes."""
+"""Offline, deterministic simulation (docs/design.md#simulated): no LSL, as fast as numpy goes."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def simulate(
         Seconds of signal.
     stimuli : list of (onset_s, description dict | marker label) | None
         What was shown and when (seconds from the first sample; descriptions follow
-        contract 5, a bare label is converted with :func:`describe_marker`). ``None`` uses
+        docs/design.md#stimulus-protocol, a bare label is converted with :func:`describe_marker`). ``None`` uses
         the config's headless paradigm (:func:`paradigm_schedule`); ``[]`` shows nothing.
 
     Returns

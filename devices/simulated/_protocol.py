@@ -1,4 +1,4 @@
-"""Stimulus protocol (contract 5): descriptions, marker labels, and headless paradigms.
+"""Stimulus protocol (docs/design.md#stimulus-protocol): descriptions, marker labels, and headless paradigms.
 
 A *description* is the JSON object pushed on ``bci-stimuli`` for every shown stimulus::
 
@@ -19,11 +19,11 @@ import numpy as np
 
 from bci._errors import ConfigError
 
-#: Default SSVEP paradigm (contract 6): frequencies, on and rest durations.
+#: Default SSVEP paradigm (docs/design.md#simulated): frequencies, on and rest durations.
 SSVEP_FREQUENCIES: tuple[float, ...] = (8.0, 10.0, 12.0, 15.0)
 SSVEP_ON: float = 2.0
 SSVEP_REST: float = 1.0
-#: The eight armband gestures (0 = rest), as in the Myo data set in ../shared/data.
+#: The eight armband gestures (0 = rest), as in the public Myo wrist-gesture data set.
 GESTURES: tuple[str, ...] = (
     "rest", "flexion", "extension", "radial", "ulnar", "pronation", "supination", "fist",
 )  # fmt: skip
@@ -32,7 +32,7 @@ _KEYS = ("frequency", "phase", "depth", "target", "gesture", "image", "safety")
 
 
 def description(kind: str, label: str, duration: float, id: int = 0, **fields: object) -> dict:
-    """Build a complete contract-5 description (missing optional fields are ``None``)."""
+    """Build a complete stimulus description (docs/design.md#stimulus-protocol) (missing optional fields are ``None``)."""
     desc: dict = {"v": 1, "id": int(id), "kind": kind, "label": label, "duration": float(duration)}
     for key in _KEYS:
         desc[key] = fields.pop(key, None)

@@ -4,7 +4,7 @@
 of the 10 neighbouring bins (5 on each side, skipping the adjacent bin on each side), from
 a Welch spectrum (2 s Hann segments, 50 % overlap, linear detrend) of 0.5-3 s after each
 onset. Used in ``tests/simulated`` to compare the simulated participant with the Muse SSVEP
-recordings of ../shared/data/muse-ssvep (POz, 20 and 30 Hz pattern reversal).
+recordings of NeuroTechX eeg-notebooks (POz, 20 and 30 Hz pattern reversal).
 """
 
 from __future__ import annotations

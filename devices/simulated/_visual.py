@@ -1,6 +1,6 @@
 """The participant's hidden "true" visual model: image -> response gain.
 
-PRIVATE to the simulator (contract 7): ``stimuli/`` must never import it; the optimizer only
+PRIVATE to the simulator (docs/design.md#simulated): ``stimuli/`` must never import it; the optimizer only
 sees measured EEG. It is deliberately different from the in-silico model the optimizer uses
 (Gabor quadrature energy + linear readout):
 

@@ -5,10 +5,12 @@ Entry point: :func:`calibrate` (``bci calibrate``). Importing this package impor
 
 from __future__ import annotations
 
+from bci._scoring import itr_bits_per_min
+
 from ._baselines import DEFAULT_BASELINES, FBCCA, TRCA, TDFeatures, make_baseline
 from ._calibrate import CalibrationResult, calibrate
 from ._epochs import CalibrationDataError, Trials, load_trials
-from ._evaluate import itr_bits_per_min, make_folds
+from ._evaluate import make_folds
 from ._features import FeatureDecoder, FeatureStrategy
 
 __all__ = [

@@ -7,9 +7,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bci._scoring import itr_bits_per_min
+from bci.config._calibration import EXPORTABLE_BASELINES as EXPORTABLE
 from bci.config._calibration import CalibrationConfig
 
 from ._baselines import DEFAULT_BASELINES, TDFeatures, make_baseline
@@ -18,13 +21,16 @@ from ._evaluate import (
     Scores,
     cross_validate,
     fit_estimator,
-    itr_bits_per_min,
     learning_curve,
     make_folds,
     shortcut_check,
+    shortcut_role,
     trial_accuracy,
 )
 from ._features import FeatureStrategy
+
+if TYPE_CHECKING:
+    from ._population import Population
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +48,19 @@ def _freqs(config: CalibrationConfig) -> list[float] | None:
     return [config.frequencies[c] for c in config.classes] if config.frequencies else None
 
 
-def _factory(name: str, config: CalibrationConfig, trials: Trials, progress: bool = False):
-    """A zero-argument constructor for a strategy or baseline."""
+def _factory(
+    name: str,
+    config: CalibrationConfig,
+    trials: Trials,
+    progress: bool = False,
+    population: Population | None = None,
+):
+    """A zero-argument constructor for a strategy or baseline (``pop_<name>``: pooled)."""
+    if name.startswith("pop_"):
+        from ._population import pooled_factory
+
+        base = _factory(name[4:], config, trials, progress)
+        return pooled_factory(base, population, config)
     freqs = _freqs(config)
     n_classes = len(config.classes)
     if name == "features":
@@ -67,9 +84,21 @@ def _factory(name: str, config: CalibrationConfig, trials: Trials, progress: boo
             progress=progress,
             encoder=tc.encoder,
         )
-    return lambda: make_baseline(
-        name, sfreq=trials.sfreq, freqs=freqs, n_harmonics=config.n_harmonics, n_classes=n_classes
-    )
+
+    def baseline():
+        return make_baseline(
+            name,
+            sfreq=trials.sfreq,
+            freqs=freqs,
+            n_harmonics=config.n_harmonics,
+            n_classes=n_classes,
+        )
+
+    if name in EXPORTABLE:
+        from ._baseline_export import ExportableBaseline
+
+        return lambda: ExportableBaseline(name, baseline(), n_classes)
+    return baseline
 
 
 def _single_channel_features(config: CalibrationConfig, trials: Trials):
@@ -98,6 +127,74 @@ def _single_channel_features(config: CalibrationConfig, trials: Trials):
 
 def _primary(m: dict, binary: bool) -> float:
     return m["auc"] if binary and "auc" in m else m["accuracy"]
+
+
+def pick_shipped(scores: list[Scores], ship: str, binary: bool, skipped: dict[str, str]) -> Scores:
+    """The candidate to export: ``ship`` by name, or with ``auto`` the best-scoring strategy or
+    exportable baseline (AUC for binary tasks, else accuracy; a tie goes to the strategy).
+
+    Raises
+    ------
+    bci.DecoderError
+        Nothing exportable could be trained, or the named one failed.
+    """
+    from bci import DecoderError
+
+    exportable = [
+        s for s in scores if s.kind == "strategy" or (s.kind == "baseline" and s.name in EXPORTABLE)
+    ]
+    if not exportable:
+        raise DecoderError(f"no calibration strategy could be trained: {skipped}")
+    if ship == "auto":  # a tie goes to the strategy (td_lda computes the emg features' figures)
+        return max(
+            exportable, key=lambda s: (round(_primary(s.metrics, binary), 6), s.kind == "strategy")
+        )
+    best = next((s for s in exportable if s.name == ship), None)
+    if best is None:
+        raise DecoderError(f"ship={ship!r} could not be trained: {skipped.get(ship)}")
+    return best
+
+
+def _compare_with_baselines(best: Scores, scores: list[Scores], binary: bool, ship: str) -> dict:
+    """The shipped decoder next to the best baseline; a warning when a baseline beats it."""
+    baselines = [s for s in scores if s.kind == "baseline"]
+    metric = "auc" if binary and "auc" in best.metrics else "accuracy"
+    out: dict = {"metric": metric, "shipped": best.name, "shipped_score": best.metrics[metric]}
+    if not baselines:
+        return out
+    top = max(baselines, key=lambda s: _primary(s.metrics, binary))
+    diff = _primary(best.metrics, binary) - _primary(top.metrics, binary)
+    out.update(
+        best_baseline=top.name,
+        best_baseline_score=top.metrics[metric],
+        difference=round(diff, 4),
+        baseline_wins=diff < 0,
+    )
+    if best.kind == "baseline":
+        out["note"] = f"baseline {best.name} is shipped: it beat every strategy"
+    if diff < 0:
+        how = (
+            f"set ship: {top.name} to ship it"
+            if top.name in EXPORTABLE and ship != "auto"
+            else "it is report-only (not exportable to ONNX)"
+            if top.name not in EXPORTABLE
+            else ""
+        )
+        out["warning"] = (
+            f"baseline {top.name} ({metric} {top.metrics[metric]:.3f}) beats the shipped "
+            f"{best.name} ({best.metrics[metric]:.3f})" + (f"; {how}" if how else "")
+        )
+    return out
+
+
+def _write_config(path: Path, config: CalibrationConfig) -> None:
+    """The calibration config beside the model, so ``bci evaluate`` cuts trials the same way."""
+    import yaml
+
+    path.write_text(
+        "# Written by bci calibrate: the config this model was calibrated with.\n"
+        + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    )
 
 
 def calibrate(
@@ -163,10 +260,18 @@ def _calibrate(
     ev = config.evaluation
     scheme, folds = make_folds(trials, ev.scheme, ev.folds, ev.seed)
     logger.info("%s: %s over %d windows", config.paradigm, scheme, len(trials.y))
-    baselines = (
+    baselines = list(
         config.baselines if config.baselines is not None else DEFAULT_BASELINES[config.family]
     )
+    if config.ship in EXPORTABLE and config.ship not in baselines:
+        baselines.append(config.ship)
     candidates = [(b, "baseline") for b in baselines] + [(s, "strategy") for s in config.strategies]
+    population = None
+    if config.population:
+        from ._population import load_population, pooled_candidates
+
+        population = load_population(config.population, config, trials, paths)
+        candidates += pooled_candidates(candidates)
     it = candidates
     if progress:
         from tqdm.auto import tqdm
@@ -175,7 +280,7 @@ def _calibrate(
     scores: list[Scores] = []
     skipped: dict[str, str] = {}
     for name, kind in it:
-        if name in ("linear_probe", "readin", "full"):
+        if name.removeprefix("pop_") in ("linear_probe", "readin", "full"):
             from ._strategies import pretrained_encoder
 
             if pretrained_encoder(config.training.encoder) is None:
@@ -184,26 +289,26 @@ def _calibrate(
         X = trials.X.astype(np.float64) if kind == "baseline" else trials.X
         try:
             scores.append(
-                cross_validate(name, kind, _factory(name, config, trials), X, trials, folds, pos)
+                cross_validate(
+                    name,
+                    kind,
+                    _factory(name, config, trials, population=population),
+                    X,
+                    trials,
+                    folds,
+                    pos,
+                )
             )
         except (ImportError, RuntimeError) as exc:
             skipped[name] = str(exc)
             logger.warning("%s %s skipped: %s", kind, name, exc)
     strategies = [s for s in scores if s.kind == "strategy"]
-    if not strategies:
-        from bci import DecoderError
-
-        raise DecoderError(f"no calibration strategy could be trained: {skipped}")
-    if config.ship == "auto":
-        best = max(strategies, key=lambda s: _primary(s.metrics, binary))
-    else:
-        best = next((s for s in strategies if s.name == config.ship), None)
-        if best is None:
-            from bci import DecoderError
-
-            raise DecoderError(
-                f"ship={config.ship!r} could not be trained: {skipped.get(config.ship)}"
-            )
+    best = pick_shipped(scores, config.ship, binary, skipped)
+    warnings_: list[str] = [f"skipped {f}: {why}" for f, why in trials.skipped.items()]
+    comparison = _compare_with_baselines(best, scores, binary, config.ship)
+    if comparison.get("warning"):
+        warnings_.append(comparison["warning"])
+        logger.warning("%s", comparison["warning"])
     if config.family == "ssvep":
         T = config.epochs.tmax - config.epochs.tmin
         for s in scores:
@@ -213,7 +318,7 @@ def _calibrate(
     lc: list[dict] = []
     if learning:
         lc = learning_curve(
-            _factory(best.name, config, trials),
+            _factory(best.name, config, trials, population=population),
             trials.X,
             trials,
             folds,
@@ -222,32 +327,34 @@ def _calibrate(
             pos,
         )
     shortcuts: list[Scores] = []
-    warnings_: list[str] = []
+    roles: dict[str, dict] = {}
     if shortcut:
         shortcuts = shortcut_check(
             trials, trials.X_raw, folds, pos, _single_channel_features(config, trials)
         )
         ref = _primary(best.metrics, binary)
-        frontal = {
-            f"single_channel_{n}"
-            for n, p in zip(trials.ch_names, trials.positions, strict=True)
-            if p.upper().startswith(("FP", "AF", "F"))
-        }
+        montage = dict(zip(trials.ch_names, trials.positions, strict=True))
         for s in shortcuts:
+            role, why = shortcut_role(
+                s.name, config.family, montage, _freqs(config), config.n_harmonics
+            )
             v = _primary(s.metrics, binary)
-            # a single non-frontal channel that decodes well is information, not an artifact
-            if s.name.startswith("single_channel") and s.name not in frontal:
-                continue
-            if v >= ref - ev.shortcut_margin:
+            warns = role == "artifact" and v >= ref - ev.shortcut_margin
+            roles[s.name] = {"role": role, "rule": why, "warns": warns}
+            if warns:
                 msg = (
-                    f"shortcut check: artifact-only features '{s.name}' reach {v:.3f} vs the "
-                    f"decoder's {ref:.3f}; the decoder may rely on eye/muscle artifacts"
+                    f"shortcut check: artifact-only features '{s.name}' ({why}) reach {v:.3f} "
+                    f"vs the shipped decoder's {ref:.3f} (margin {ev.shortcut_margin:g}); the "
+                    "decoder may rely on eye/muscle artifacts"
                 )
                 warnings_.append(msg)
                 logger.warning("%s", msg)
     # final model on every trial
     final = fit_estimator(
-        _factory(best.name, config, trials, progress=progress)(), trials.X, trials.y, trials.groups
+        _factory(best.name, config, trials, progress=progress, population=population)(),
+        trials.X,
+        trials.y,
+        trials.groups,
     )
     from ._export import export_model
 
@@ -270,22 +377,38 @@ def _calibrate(
             "accuracy": best.metrics["accuracy"],
             "balanced_accuracy": best.metrics["balanced_accuracy"],
             **({"auc": best.metrics["auc"]} if "auc" in best.metrics else {}),
-            **{k: best.metrics[k] for k in ("trial_accuracy",) if k in best.metrics},
+            **{
+                k: best.metrics[k]
+                for k in ("trial_accuracy", "n_trials", "chance", "p_value", "auc_p_value")
+                if k in best.metrics
+            },
+            "kind": best.kind,
         },
+        "comparison": {k: v for k, v in comparison.items() if k != "warning"},
         "strategies": {s.name: s.metrics for s in strategies},
         "baselines": {s.name: s.metrics for s in scores if s.kind == "baseline"},
         "skipped": skipped,
         "learning_curve": lc,
         "shortcut": {
             s.name: {
-                k: s.metrics[k] for k in ("accuracy", "balanced_accuracy", "auc") if k in s.metrics
+                **{
+                    k: s.metrics[k]
+                    for k in ("accuracy", "balanced_accuracy", "auc")
+                    if k in s.metrics
+                },
+                **roles.get(s.name, {}),
             }
             for s in shortcuts
         },
+        "shortcut_margin": ev.shortcut_margin,
+        "skipped_files": dict(trials.skipped),
         "warnings": warnings_,
         "inference_latency_ms": latency,
         "seconds": round(time.perf_counter() - t_start, 1),
     }
+    if population is not None:
+        metrics["population"] = population.describe()
+        metrics["seconds_without_population"] = round(metrics["seconds"] - population.seconds, 1)
     if scheme.startswith("leave-one-session"):
         pred = best.proba.argmax(axis=1)
         metrics["per_session"] = {
@@ -311,6 +434,7 @@ def _calibrate(
             for n in pre
         }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    _write_config(out / "calibration.yaml", config)
     from ._report import write_report
 
     write_report(out, metrics, scores + shortcuts, best)

@@ -8,7 +8,6 @@ cross-validation never puts two windows of one trial on both sides of a split.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from scipy import signal as sps
 
 from bci import ConfigError, Recording, RecordingError, Signal
+from bci._scoring import marker_key, start_end_pairs
 from bci.config._calibration import CalibrationConfig
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,43 @@ logger = logging.getLogger(__name__)
 
 class CalibrationDataError(RecordingError):
     """The recordings cannot be used to calibrate (no markers, too few trials, channels)."""
+
+
+class RejectedFileError(CalibrationDataError):
+    """One file has no usable trial (none complete, none labelled, or every one rejected)."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+#: A channel whose raw peak-to-peak stays under this (uV) over a trial is flat (railed or
+#: disconnected); with ``epochs.reject_uv`` set, such trials are dropped too.
+FLAT_UV = 0.01
+
+
+def _rejection_advice(
+    ptp: np.ndarray, flat: np.ndarray, names: list[str], keep: list[int], reject_uv: float
+) -> str:
+    """Why every trial of a file was rejected, channel by channel, and what to change."""
+    parts = []
+    for c, i in enumerate(keep):
+        over = float((ptp[:, c] >= reject_uv).mean())
+        fl = float(flat[:, c].mean())
+        if over > 0.5 or fl > 0.5:
+            what = (
+                "flat (railed or disconnected)"
+                if fl > 0.5
+                else (f"peak-to-peak median {np.median(ptp[:, c]):.0f} uV")
+            )
+            parts.append(f"{names[i]} {what} in {max(over, fl):.0%} of trials")
+    return (
+        f"all {len(ptp)} trials rejected by epochs.reject_uv={reject_uv:g} uV"
+        + (f" ({'; '.join(parts)})" if parts else "")
+        + ". Raise epochs.reject_uv (or set it to null), or leave the bad channel out of "
+        "'channels' in the calibration config."
+    )
 
 
 @dataclass
@@ -59,6 +96,7 @@ class Trials:
     classes: list[str]
     files: list[str] = field(default_factory=list)
     X_raw: np.ndarray | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_times(self) -> int:
@@ -89,10 +127,23 @@ class Trials:
 
 
 def read(path: str | Path, config: CalibrationConfig) -> Recording:
-    """Read one recording through ``bci.devices.read_recording`` (contract 3)."""
+    """Read one recording through ``bci.devices.read_recording``, with the config's ``layout``."""
     from bci.devices import read_recording
 
-    return read_recording(path, sfreq=config.sfreq) if config.sfreq else read_recording(path)
+    kwargs: dict = {}
+    if config.sfreq:
+        kwargs["sfreq"] = config.sfreq
+    if config.layout is not None:
+        kwargs["mapping"] = config.layout
+    try:
+        return read_recording(path, **kwargs)
+    except RecordingError as exc:
+        if "unknown text layout" in str(exc) and config.layout is None:
+            raise CalibrationDataError(
+                f"{exc} For bci calibrate: pass --mapping FILE (a replay mapping such as "
+                "configs/replay_columns.yaml) or set 'layout:' in the calibration config."
+            ) from exc
+        raise
 
 
 def pick_signal(rec: Recording, config: CalibrationConfig) -> Signal:
@@ -107,7 +158,7 @@ def pick_signal(rec: Recording, config: CalibrationConfig) -> Signal:
                 f"streams are {avail}. Fix 'stream' in the calibration config."
             )
     if not sigs:
-        raise CalibrationDataError(f"{rec.path}: no numeric signal stream with samples")
+        raise RejectedFileError(rec.path, "no numeric signal stream with samples")
     return max(sigs, key=lambda s: s.data.shape[1]) if config.stream is None else sigs[0]
 
 
@@ -152,13 +203,13 @@ def _channels(sig: Signal, config: CalibrationConfig, path: str) -> tuple[list[i
     return keep, names
 
 
-_START_END = re.compile(r"^(?P<k>.+?)(?P<se>[se])$")
-
-
 def _onsets(rec: Recording, config: CalibrationConfig) -> list[tuple[float, str]]:
     out = []
+    stream = config.epochs.marker_stream
     for m in rec.markers:
         v = m.value.strip()
+        if stream is not None and m.stream != stream:
+            continue
         if v in config.mapping:
             out.append((m.timestamp, config.mapping[v]))
     return out
@@ -166,23 +217,7 @@ def _onsets(rec: Recording, config: CalibrationConfig) -> list[tuple[float, str]
 
 def _start_end(rec: Recording, config: CalibrationConfig) -> list[tuple[float, float, str]]:
     """Pairs of (start, end, class) from ``"<k>s"/"<k>e"`` or from a plain value given twice."""
-    trials: list[tuple[float, float, str]] = []
-    open_: dict[str, float] = {}
-    for m in rec.markers:
-        v = m.value.strip()
-        match = _START_END.match(v)
-        if match and match["k"] in config.mapping:
-            k = match["k"]
-            if match["se"] == "s":
-                open_[k] = m.timestamp
-            elif k in open_:
-                trials.append((open_.pop(k), m.timestamp, config.mapping[k]))
-        elif v in config.mapping:
-            if v in open_:
-                trials.append((open_.pop(v), m.timestamp, config.mapping[v]))
-            else:
-                open_ = {v: m.timestamp}  # a new start closes any dangling one
-    return trials
+    return start_end_pairs([(m.timestamp, m.value) for m in rec.markers], config.mapping)
 
 
 def _label_runs(labels: np.ndarray, config: CalibrationConfig) -> list[tuple[int, int, str]]:
@@ -193,10 +228,7 @@ def _label_runs(labels: np.ndarray, config: CalibrationConfig) -> list[tuple[int
     stops = np.r_[change, len(lab)]
     out = []
     for a, b in zip(starts, stops, strict=True):
-        v = lab[a]
-        key = (
-            str(int(v)) if isinstance(v, int | float | np.integer | np.floating) else str(v).strip()
-        )
+        key = marker_key(lab[a])
         if key in config.mapping:
             out.append((int(a), int(b), config.mapping[key]))
     return out
@@ -253,16 +285,19 @@ def epoch_recording(rec: Recording, config: CalibrationConfig, session: str, gro
     hop = max(1, int(round(ep.hop * sfreq)))
     skip = int(round(ep.skip * sfreq))
     segs: list[tuple[int, int, int, str]] = []  # (first, stop, group, class)
+    n_labelled = 0
     if ep.events == "onset":
         a, b = int(round(ep.tmin * sfreq)), int(round(ep.tmax * sfreq))
         onsets = _onsets(rec, config)
         if not onsets:
             found = sorted({m.value for m in rec.markers})[:20]
-            raise CalibrationDataError(
-                f"{rec.path}: no marker matches mapping {sorted(config.mapping)}; markers found: "
-                f"{found or 'none'}. Fix 'mapping' in the calibration config."
+            raise RejectedFileError(
+                rec.path,
+                f"no marker matches mapping {sorted(config.mapping)}; markers found: "
+                f"{found or 'none'}. Fix 'mapping' in the calibration config.",
             )
         idx = sample_index(ts, [t for t, _ in onsets], sfreq)
+        n_labelled = len(onsets)
         for g, ((_, c), i) in enumerate(zip(onsets, idx, strict=True)):
             if i + a >= 0 and i + b <= data.shape[1]:
                 segs.append((i + a, i + b, group0 + g, c))
@@ -271,9 +306,10 @@ def epoch_recording(rec: Recording, config: CalibrationConfig, session: str, gro
             pairs = _start_end(rec, config)
             if not pairs:
                 found = sorted({m.value for m in rec.markers})[:20]
-                raise CalibrationDataError(
-                    f"{rec.path}: no start/end marker pair matches mapping {sorted(config.mapping)}; "
-                    f"markers found: {found or 'none'}."
+                raise RejectedFileError(
+                    rec.path,
+                    f"no start/end marker pair matches mapping {sorted(config.mapping)}; "
+                    f"markers found: {found or 'none'}. Fix 'mapping' in the calibration config.",
                 )
             first = sample_index(ts, [p[0] for p in pairs], sfreq)
             stop = sample_index(ts, [p[1] for p in pairs], sfreq)
@@ -290,11 +326,16 @@ def epoch_recording(rec: Recording, config: CalibrationConfig, session: str, gro
                         "markers. Fix 'epochs.label_channel' in the calibration config."
                     )
             runs = _label_runs(labels, config)
+        n_labelled = len(runs)
         for g, (first, stop, c) in enumerate(runs):
             for s in range(first + skip, stop - win + 1, hop):
                 segs.append((s, s + win, group0 + g, c))
     if not segs:
-        raise CalibrationDataError(f"{rec.path}: no complete trial inside the recording")
+        raise RejectedFileError(
+            rec.path,
+            f"no complete trial inside the recording ({n_labelled} labelled trial(s), each "
+            "running past the recording's start or end or shorter than epochs.window)",
+        )
     X = np.stack([data[:, s:e] for s, e, _, _ in segs]).astype(np.float32)
     raw = sig.data[keep].astype(np.float32)
     X_raw = np.stack([raw[:, s:e] for s, e, _, _ in segs])
@@ -306,7 +347,14 @@ def epoch_recording(rec: Recording, config: CalibrationConfig, session: str, gro
     y = np.array([cls_index[c] for *_, c in segs])
     groups = np.array([g for _, _, g, _ in segs])
     if ep.reject_uv is not None:
-        ok = np.ptp(X, axis=-1).max(axis=-1) < ep.reject_uv
+        ptp = np.ptp(X, axis=-1)  # (n_trials, n_channels)
+        flat = np.ptp(X_raw, axis=-1) < FLAT_UV  # railed or disconnected: a constant value
+        bad = (ptp >= ep.reject_uv) | flat
+        ok = ~bad.any(axis=-1)
+        if not ok.any():
+            raise RejectedFileError(
+                rec.path, _rejection_advice(ptp, flat, names, keep, ep.reject_uv)
+            )
         X, y, groups, X_raw = X[ok], y[ok], groups[ok], X_raw[ok]
     positions = [config.rename.get(names[i], names[i]) for i in keep]
     return Trials(
@@ -352,10 +400,16 @@ def load_trials(
 
         it = tqdm(it, desc="reading", unit="file")
     g = 0
+    skipped: dict[str, str] = {}
     for p in it:
         if not p.exists():
             raise CalibrationDataError(f"{p}: no such file")
-        t = epoch_recording(read(p, config), config, session_of(p, config), g)
+        try:
+            t = epoch_recording(read(p, config), config, session_of(p, config), g)
+        except RejectedFileError as exc:
+            skipped[str(p)] = exc.reason
+            logger.warning("skipped %s: %s", p, exc.reason)
+            continue
         g = int(t.groups.max()) + 1
         if parts and (t.ch_names != parts[0].ch_names or abs(t.sfreq - parts[0].sfreq) > 0.5):
             raise CalibrationDataError(
@@ -367,6 +421,13 @@ def load_trials(
             t.X = _fit_length(t.X, parts[0].n_times)
             t.X_raw = _fit_length(t.X_raw, parts[0].n_times)
         parts.append(t)
+    if not parts:
+        detail = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        raise CalibrationDataError(
+            f"no usable trial in any of the {len(skipped)} file(s): {detail}"
+            if len(skipped) > 1
+            else detail
+        )
     first = parts[0]
     out = Trials(
         np.concatenate([t.X for t in parts]),
@@ -379,13 +440,22 @@ def load_trials(
         first.classes,
         [f for t in parts for f in t.files],
         np.concatenate([t.X_raw for t in parts]),
+        skipped,
     )
     counts = out.counts()
     low = {c: n for c, n in counts.items() if n < config.min_trials_per_class}
     if low:
         raise CalibrationDataError(
             f"too few trials per class: {low} (need >= {config.min_trials_per_class} each; "
-            f"all counts {counts}). Record more trials or check 'mapping'."
+            f"all counts {counts}). Record more trials or check 'mapping'"
+            + (
+                f"; epochs.reject_uv={config.epochs.reject_uv:g} uV dropped trials, raise it "
+                "or set it to null"
+                if config.epochs.reject_uv is not None
+                else ""
+            )
+            + (f"; skipped files: {skipped}" if skipped else "")
+            + "."
         )
     logger.info("trials per class %s, %d windows of %d samples", counts, len(out.y), out.n_times)
     return out

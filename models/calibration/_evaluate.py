@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,6 +113,7 @@ def cross_validate(
     s.metrics["fold_accuracy"] = fold_acc
     if len(np.unique(trials.groups)) < len(trials.groups):  # several windows per trial
         s.metrics["trial_accuracy"] = trial_accuracy(proba, trials.y, trials.groups)
+    s.metrics.update(significance(proba, trials.y, trials.groups, n_classes, positive))
     s.metrics["fit_seconds"] = round(s.fit_seconds, 2)
     logger.info(
         "%s %s: accuracy %.3f%s (%.1f s)",
@@ -124,6 +124,30 @@ def cross_validate(
         s.fit_seconds,
     )
     return s
+
+
+def significance(
+    proba: np.ndarray, y: np.ndarray, groups: np.ndarray, n_classes: int, positive: int | None
+) -> dict:
+    """Chance level and one-sided p-values, counted over trials (the independent units).
+
+    Windows of one trial are averaged first. ``chance`` is the majority-class rate of the
+    trials; ``p_value`` a binomial test of the trial hits against it; ``auc_p_value`` (binary)
+    a Mann-Whitney U test of the trials' positive-class scores.
+    """
+    from bci._scoring import classification_metrics
+
+    ug, inv = np.unique(groups, return_inverse=True)
+    sums = np.zeros((len(ug), proba.shape[1]))
+    np.add.at(sums, inv, proba)
+    counts = np.bincount(inv, minlength=len(ug))[:, None]
+    yt = np.zeros(len(ug), dtype=int)
+    yt[inv] = y
+    m = classification_metrics(yt, sums / counts, n_classes, positive)
+    out = {"n_trials": int(len(ug)), "chance": m["chance"], "p_value": m["p_value"]}
+    if "auc_p_value" in m:
+        out["auc_p_value"] = m["auc_p_value"]
+    return out
 
 
 def trial_accuracy(proba: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
@@ -138,17 +162,6 @@ def trial_accuracy(proba: np.ndarray, y: np.ndarray, groups: np.ndarray) -> floa
     yt = np.zeros(len(ug), dtype=int)
     yt[inv] = y
     return float((sums.argmax(axis=1) == yt).mean())
-
-
-def itr_bits_per_min(accuracy: float, n_classes: int, trial_seconds: float) -> float:
-    """Wolpaw information transfer rate in bits/min."""
-    p, n = min(max(accuracy, 1e-9), 1.0), n_classes
-    if p <= 1.0 / n:
-        return 0.0
-    bits = math.log2(n) + p * math.log2(p)
-    if p < 1.0:
-        bits += (1 - p) * math.log2((1 - p) / (n - 1))
-    return bits * 60.0 / trial_seconds
 
 
 def learning_curve(
@@ -228,6 +241,55 @@ def shortcut_features(trials: Trials, X_raw: np.ndarray | None) -> dict[str, np.
     if sf / 2 > 35:
         out["emg_power_>30Hz"] = _band_logpower(Xs, sf, 30.0, min(sf / 2 - 1, 100.0))
     return out
+
+
+OCCIPITAL = ("O", "PO", "I")  # occipital, parieto-occipital, inion: the visual cortex
+FRONTAL = ("FP", "AF", "F")
+
+
+def shortcut_role(
+    name: str,
+    family: str,
+    positions: dict[str, str],
+    freqs: list[float] | None = None,
+    n_harmonics: int = 1,
+) -> tuple[str, str]:
+    """Whether a shortcut feature set is the paradigm's own signal or a possible artifact.
+
+    Returns
+    -------
+    role : ``"signal"`` | ``"artifact"``
+        Only ``artifact`` rows can raise the shortcut warning.
+    why : str
+        The rule that decided it, for the report.
+
+    Notes
+    -----
+    - ``emg``: muscle power and single channels are the signal (it is an EMG decoder).
+    - ``emg_power_>30Hz`` in EEG families is muscle, unless an SSVEP stimulation frequency or
+      harmonic lies in that band (then it holds the SSVEP itself).
+    - ``eog_frontal_0.5-4Hz`` is eye movement in every EEG family.
+    - one channel alone: frontal (Fp, AF, F) is an eye/face artifact risk; for SSVEP an
+      occipital channel (O, PO, I) is the signal; any other single channel is information
+      about where the signal is, not an artifact.
+    """
+    if family == "emg":
+        return "signal", "EMG decoder: muscle power is its signal"
+    if name.startswith("eog"):
+        return "artifact", "eye movements (frontal 0.5-4 Hz)"
+    if name.startswith("emg_power"):
+        harmonics = [f * h for f in freqs or [] for h in range(1, n_harmonics + 1)]
+        if family == "ssvep" and any(h >= 30.0 for h in harmonics):
+            return "signal", "SSVEP harmonics above 30 Hz lie in this band"
+        return "artifact", "muscle power above 30 Hz"
+    if name.startswith("single_channel_"):
+        pos = positions.get(name[len("single_channel_") :], "").upper()
+        if pos.startswith(FRONTAL):
+            return "artifact", f"frontal channel ({pos}): eye and face muscles"
+        if family == "ssvep" and pos.startswith(OCCIPITAL):
+            return "signal", f"occipital channel ({pos}): the SSVEP source"
+        return "signal", f"one channel ({pos or '?'}): where the signal is"
+    return "artifact", "artifact-only features"
 
 
 class _FeatureLDA:

@@ -1,4 +1,4 @@
-"""Export the chosen decoder to ONNX (contract 4) and measure its inference latency."""
+"""Export the chosen decoder to ONNX (docs/design.md#decoder) and measure its inference latency."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from bci.config._calibration import CalibrationConfig
 
+from ._baseline_export import EXPORTABLE
 from ._epochs import Trials
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def export_model(
     from bci import models
 
     module = estimator.to_torch()
-    if name == "features":
+    base = name.removeprefix("pop_")
+    if base == "features" or base in EXPORTABLE:
         sfreq, n_times = trials.sfreq, trials.n_times
         normalization = "in-graph: per-window mean removed; features standardized inside the graph"
         example = trials.X[:8]
@@ -64,6 +66,16 @@ def export_model(
         "strategy": name,
         "recording_sfreq": trials.sfreq,
     }
+    if config.epochs.events == "onset":  # the runtime decodes one epoch per onset marker
+        ep = config.epochs
+        meta["epochs"] = {
+            "events": "onset",
+            "markers": sorted(config.mapping),
+            "tmin": ep.tmin,
+            "tmax": ep.tmax,
+            "marker_stream": ep.marker_stream,
+            "baseline": list(ep.baseline) if ep.baseline else None,
+        }
     models.export_onnx(module, path, meta, example)
     return measure_latency(path, example[0])
 

@@ -1,7 +1,7 @@
 """Calibration data without a headset: the simulated participant runs the paradigm, we record it.
 
 ``bci calibrate --live`` uses this when no presenter/headset is wired in: the headless
-paradigm schedule (contract 6) drives ``bci.devices.simulated.simulate`` (virtual time, so a
+paradigm schedule (docs/design.md#simulated) drives ``bci.devices.simulated.simulate`` (virtual time, so a
 2-minute paradigm takes seconds), the result is written to XDF with ``bci._recorder.RecorderXDF``
 exactly as a live session would be, and that file is calibrated like any other recording.
 """

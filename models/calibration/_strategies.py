@@ -1,4 +1,4 @@
-"""Foundation-model strategies (contract 4) wrapped as fit / predict_proba estimators.
+"""Foundation-model strategies (docs/design.md#decoder) wrapped as fit / predict_proba estimators.
 
 ``linear_probe``, ``readin`` and ``full`` start from the pretrained encoder; ``scratch`` is the
 same architecture freshly initialised: the comparison the issue asks for on every set.

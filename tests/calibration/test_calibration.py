@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from recordings import Generated
 
 from bci import ConfigError, RecordingError
 from bci.config._calibration import CalibrationConfig
@@ -28,12 +29,9 @@ def _cfg(name: str, **update) -> CalibrationConfig:
 
 
 @pytest.fixture
-def ssvep_files(test_data: Path) -> list[Path]:
-    files = [
-        test_data / "calib-muse-ssvep" / "data_2017-09-14-21.22.51.csv",
-        test_data / "muse-ssvep" / "data_2017-09-14-21.20.04.csv",
-    ]
-    return [f for f in files if f.exists()]
+def ssvep_files(generated: Generated) -> list[Path]:
+    """Two generated Muse-layout SSVEP runs (30/20 Hz, codes 1/2), 24 trials each."""
+    return [generated["muse-ssvep"], generated["muse-ssvep-2"]]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -120,11 +118,11 @@ def test_calibrate_ssvep_end_to_end(ssvep_files: list[Path], tmp_path: Path) -> 
     assert res.metrics["inference_latency_ms"]["p50"] > 0
 
 
-def test_start_end_markers_openbci(test_data: Path) -> None:
+def test_start_end_markers_openbci(generated: Generated) -> None:
     from bci.models.calibration import load_trials
 
     cfg = _cfg("xdf-openbci-emg-gestures", min_trials_per_class=2)
-    trials = load_trials([test_data / "xdf-openbci-emg-gestures" / "three_motion_one.xdf"], cfg)
+    trials = load_trials([generated["xdf-emg"]], cfg)
     counts = trials.counts()
     assert set(counts) == {"snap", "squeeze", "tap", "rest"} and min(counts.values()) >= 2
     assert trials.n_times == 250 and trials.X.shape[1] == 8
@@ -148,7 +146,7 @@ def test_start_end_parsing_both_marker_styles() -> None:
     assert _start_end(old, cfg) == [(1.0, 2.0, "squeeze"), (3.0, 4.5, "tap")]
 
 
-def test_per_sample_labels_myo(test_data: Path) -> None:
+def test_per_sample_labels_myo(generated: Generated) -> None:
     from bci.models.calibration import load_trials
 
     cfg = _cfg(
@@ -157,13 +155,13 @@ def test_per_sample_labels_myo(test_data: Path) -> None:
         mapping={"0": "rest", "7": "fist"},
         min_trials_per_class=2,
     )
-    trials = load_trials([test_data / "myo-wrist-gestures" / "12345-1" / "7.txt"], cfg)
+    trials = load_trials([generated["myo"]], cfg)
     assert set(trials.counts()) == {"rest", "fist"}
     assert trials.sfreq == 200.0 and trials.n_times == 200
     assert (trials.sessions == "12345-1").all()
 
 
-def test_clear_errors(ssvep_files: list[Path], test_data: Path) -> None:
+def test_clear_errors(ssvep_files: list[Path], generated: Generated) -> None:
     from bci.models.calibration import CalibrationDataError, load_trials
 
     assert issubclass(CalibrationDataError, RecordingError)
@@ -175,8 +173,8 @@ def test_clear_errors(ssvep_files: list[Path], test_data: Path) -> None:
         load_trials(ssvep_files[:1], _cfg("muse-ssvep", channels=["Oz", "TP9"]))
     with pytest.raises(CalibrationDataError, match="channel mismatch"):
         load_trials(
-            # plain "1"/"2" markers match the mapping, but 8 EMG channels at 250 Hz do not match
-            [ssvep_files[0], test_data / "xdf-openbci-emg-gestures" / "three_motion_one.xdf"],
+            # its "1"/"2" status codes match the mapping, but its 8 EEG channels do not
+            [ssvep_files[0], generated["bdf"]],
             _cfg("muse-ssvep", channels=None, min_trials_per_class=2),
         )
 

@@ -104,8 +104,8 @@ def test_cache_roundtrip(tmp_path, make_segments):
         assert abs(a.data - b.data).max() < 1e-3 * abs(a.data).max()
 
 
-def test_cli_pretrain_reads_real_recordings(test_data, tmp_path):
-    """EEG (Muse CSV) and EMG (Myo txt, OpenBCI XDF) through bci.devices.read_recording."""
+def test_cli_pretrain_reads_recording_folders(generated, tmp_path):
+    """EEG (Muse CSV) and EMG (Myo txt, OpenBCI XDF) folders through bci.devices.read_recording."""
     from typer.testing import CliRunner
 
     from bci._commands.main import app
@@ -114,9 +114,9 @@ def test_cli_pretrain_reads_real_recordings(test_data, tmp_path):
     args = [
         "pretrain",
         "--data",
-        str(test_data / "muse-ssvep"),
-        str(test_data / "myo-wrist-gestures"),
-        str(test_data / "xdf-openbci-emg-gestures"),
+        str(generated.root / "muse-ssvep"),
+        str(generated.root / "myo-wrist-gestures"),
+        str(generated.root / "xdf-openbci-emg-gestures"),
         "-o",
         str(out),
         "--steps",
@@ -191,3 +191,34 @@ def test_ddp_two_processes_gloo(tmp_path, make_segments):
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = json.loads((out / "metrics.json").read_text())
     assert m["world_size"] == 2 and m["steps"] == 20
+
+
+def test_holdout_from_earlier_run_on_more_data(tmp_path, make_segments):
+    """--holdout-from keeps an earlier run's held-out recordings when data is added, so both
+    runs are scored on the same windows; --max-hours trains on a subset of the rest."""
+    import pytest
+
+    from bci import ConfigError
+    from bci.models._pretrain import heldout_sources, limit_hours, split_fixed
+
+    segs = make_segments(n=5)
+    s = PretrainSettings(steps=2, batch_size=8, eval_every=2, eval_windows=16, encoder=TINY)
+    first = pretrain(segs, tmp_path / "a", s, progress=False)
+    held = heldout_sources(tmp_path / "a" / "metrics.json")
+    assert held == first["heldout_recordings"]
+    assert heldout_sources(tmp_path / "a" / "encoder.pt") == held
+    more = segs + make_segments(n=3, seed=1)
+    for i, g in enumerate(more[5:]):
+        g.source = f"extra{i}"
+    train, out = split_fixed(more, held)
+    assert [g.source for g in out] == held and len(train) == len(more) - len(held)
+    again = replace(s, holdout_from=str(tmp_path / "a" / "metrics.json"), max_hours=0.01)
+    m = pretrain(more, tmp_path / "b", again, progress=False)
+    assert m["heldout_recordings"] == held
+    assert m["baseline_loss"] == pytest.approx(first["baseline_loss"])  # the same windows
+    assert m["train_hours"] <= 0.01 + 30 / 3600
+    assert sum(g.seconds for g in limit_hours(more, 0.02, 0)) < sum(g.seconds for g in more)
+    with pytest.raises(ConfigError, match="not in --data"):
+        split_fixed(segs[:1], held + ["elsewhere"])
+    with pytest.raises(ConfigError, match="no such file"):
+        heldout_sources(tmp_path / "nope.json")

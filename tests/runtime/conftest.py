@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -158,7 +159,8 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 class EEGPusher:
     """A real pylsl outlet pushing a 10 Hz sine plus noise on an absolute schedule (a thread).
 
-    ``nan_at``: (start_s, n_samples) of a NaN burst written into every channel.
+    ``nan_at``: (start_s, n_samples) of a NaN burst written into every channel;
+    ``nan_channel``: a channel that is NaN from start to end.
     """
 
     def __init__(
@@ -169,12 +171,14 @@ class EEGPusher:
         chunk: int = 10,
         ch_names: list[str] | None = None,
         nan_at: tuple[float, int] | None = None,
+        nan_channel: int | None = None,
     ):
         import threading
 
         import pylsl
 
         self.sfreq, self.chunk, self.nan_at = sfreq, chunk, nan_at
+        self.nan_channel = nan_channel
         self.n_channels = n_channels
         names = ch_names or (
             SIM_MONTAGE if n_channels == 16 else [f"ch{i}" for i in range(n_channels)]
@@ -220,7 +224,125 @@ class EEGPusher:
                 s0 = int(self.nan_at[0] * self.sfreq)
                 bad = (idx >= s0) & (idx < s0 + self.nan_at[1])
                 x[:, bad] = np.nan
+            if self.nan_channel is not None:
+                x[self.nan_channel] = np.nan
             ts = due - (self.chunk - 1 - np.arange(self.chunk)) / self.sfreq
             self.outlet.push_chunk(np.ascontiguousarray(x.T), ts.tolist())
             self.pushed += self.chunk
             k += 1
+
+
+# ---------------------------------------------------------------- simulated recordings
+def write_simulated_xdf(
+    path: Path,
+    duration: float,
+    paradigm: str = "ssvep",
+    seed: int = 0,
+    schedule_seed: int | None = None,
+    snr: float = 1.0,
+) -> Path:
+    """Simulate the participant offline and write signal + markers to XDF, as a session would.
+
+    ``schedule_seed`` draws another trial order for the same participant (a second session).
+    """
+    import numpy as np
+
+    from bci import StreamSpec
+    from bci._recorder import RecorderXDF
+    from bci.config import SimulatedSourceConfig
+    from bci.devices.simulated import simulate
+    from bci.devices.simulated._protocol import paradigm_schedule
+
+    cfg = SimulatedSourceConfig(paradigm=paradigm, seed=seed, snr=snr)
+    stimuli = None
+    if schedule_seed is not None:
+        stimuli = paradigm_schedule(paradigm, duration, seed=schedule_seed)
+    rec, _ = simulate(cfg, duration, stimuli=stimuli)
+    rx = RecorderXDF(path)
+    try:
+        sig = rec.signals[0]
+        rx.write(rx.add_stream(sig.spec), sig.data, sig.timestamps)
+        spec = StreamSpec(
+            "bci-markers", "Markers", "bci-markers-sim", 0.0, ("marker",), dtype="string"
+        )
+        mid = rx.add_stream(spec)
+        rx.write(mid, [m.value for m in rec.markers], np.array([m.timestamp for m in rec.markers]))
+    finally:
+        rx.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def p300_decoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An event-locked P300 decoder calibrated (``bci calibrate``, features) on 3 min of the
+    simulated participant's oddball: its metadata carries the onset epochs."""
+    import yaml
+
+    from bci.config import parse_config
+    from bci.config._calibration import CalibrationConfig
+    from bci.models.calibration import calibrate
+
+    base = tmp_path_factory.mktemp("p300")
+    train = write_simulated_xdf(base / "train.xdf", 180.0, "p300", seed=0)
+    root = Path(__file__).resolve().parents[2]
+    cfg = parse_config(
+        yaml.safe_load((root / "configs" / "calibrate_sim-p300.yaml").read_text()),
+        CalibrationConfig,
+    )
+    calibrate([train], cfg, base / "cal", progress=False, learning=False, shortcut=False)
+    return base / "cal"
+
+
+@dataclass
+class SecureBroker:
+    """A mosquitto with a password listener and a TLS listener, and the files a client needs."""
+
+    password_port: int
+    tls_port: int
+    username: str
+    password: str
+    ca_file: Path
+    other_ca_file: Path
+    broker: Mosquitto
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def secure_mosquitto(tmp_path: Path) -> Iterator[SecureBroker]:
+    """mosquitto 2 with ``password_file`` on one port and TLS (a throwaway CA) on another."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(exe).exists() or not shutil.which("openssl"):
+        pytest.skip("mosquitto and openssl are needed (apt-get install mosquitto openssl)")
+    d = tmp_path / "pki"
+    d.mkdir()
+    days = "2"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "ca.key"),
+             "-out", str(d / "ca.crt"), "-days", days, "-subj", "/CN=bci-test-ca")  # fmt: skip
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "srv.key"),
+             "-out", str(d / "srv.csr"), "-subj", "/CN=localhost")  # fmt: skip
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _openssl("x509", "-req", "-in", str(d / "srv.csr"), "-CA", str(d / "ca.crt"),
+             "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "srv.crt"),
+             "-days", days, "-extfile", str(d / "ext.cnf"))  # fmt: skip
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "other.key"),
+             "-out", str(d / "other.crt"), "-days", days, "-subj", "/CN=another-ca")  # fmt: skip
+    pwfile = d / "passwd"
+    user, password = "bci-user", "correct horse"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pwfile), user, password], check=True)
+    p_port, t_port = free_port(), free_port()
+    conf = tmp_path / "secure.conf"
+    # as root, mosquitto drops to user "mosquitto", who cannot read pytest's tmp_path
+    user_line = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"{user_line}per_listener_settings true\n"
+        f"listener {p_port} 127.0.0.1\nallow_anonymous false\npassword_file {pwfile}\n"
+        f"listener {t_port} 127.0.0.1\nallow_anonymous true\n"
+        f"cafile {d / 'ca.crt'}\ncertfile {d / 'srv.crt'}\nkeyfile {d / 'srv.key'}\n"
+        "persistence false\nlog_dest stderr\nlog_type error\n"
+    )
+    broker = Mosquitto(port=t_port, conf=conf).start()
+    yield SecureBroker(p_port, t_port, user, password, d / "ca.crt", d / "other.crt", broker)
+    broker.stop()

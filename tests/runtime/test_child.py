@@ -56,8 +56,9 @@ def test_ready_then_stopped_by_closing_stdin(child_module: str, tmp_path: Path) 
 )
 def test_start_failures_say_why(child_module: str, tmp_path: Path, mode: str, reason: str) -> None:
     child = ChildProcess(child_module, [mode, str(tmp_path / "flag")], "the test helper")
+    timeout = 1.0 if mode == "silent" else 30.0  # a failing child answers long before that
     with pytest.raises(DeviceError, match=f"the test helper failed to start: {reason}"):
-        child.start(1.0, error=DeviceError)
+        child.start(timeout, error=DeviceError)
     assert child.proc is None
     assert issubclass(DeviceError, BCIError)
 

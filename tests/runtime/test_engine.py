@@ -11,7 +11,7 @@ import pylsl
 
 from bci._decoder import DecoderONNX
 from bci._runtime import Budgets, Engine, EngineSettings
-from bci.devices import SourceLSL
+from bci.devices import OutletLSL, SourceLSL
 
 from .conftest import EEGPusher
 
@@ -33,7 +33,10 @@ def _settings(uid: str, **kw) -> EngineSettings:
 async def test_engine_decides_on_lsl_with_stamps(uid: str, tiny_onnx: Path) -> None:
     with EEGPusher(f"eeg-{uid}") as pusher:
         engine = Engine(
-            SourceLSL(name=f"eeg-{uid}", timeout=5.0), DecoderONNX(tiny_onnx), _settings(uid)
+            SourceLSL(name=f"eeg-{uid}", timeout=5.0),
+            DecoderONNX(tiny_onnx),
+            _settings(uid),
+            outlet_factory=OutletLSL,
         )
         await asyncio.to_thread(engine.prepare)
         dec_in, st_in = _inlet(f"dec-{uid}"), _inlet(f"dec-{uid}-stamps")

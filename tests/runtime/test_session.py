@@ -304,15 +304,13 @@ async def test_ctrl_c_stops_cleanly_and_leaves_a_loadable_recording(
 
 
 def test_replay_source_resampled_to_the_decoder(
-    tmp_path: Path, uid: str, onnx_factory, test_data: Path
+    tmp_path: Path, uid: str, onnx_factory, generated
 ) -> None:
-    """A real EDF (64 ch @ 160 Hz, eegmmidb) replayed on LSL, resampled to a 250 Hz decoder."""
+    """An EDF at 160 Hz (generated, 16 ch) replayed on LSL, resampled to a 250 Hz decoder."""
 
     from bci.devices import read_recording
 
-    edf = test_data / "eegmmidb-edf" / "S001R04.edf"
-    if not edf.is_file():
-        pytest.skip("tests/data/eegmmidb-edf excerpt missing")
+    edf = generated["edf"]
     sig = read_recording(edf).signals[0]
     names = list(sig.spec.ch_names)
     model = onnx_factory(n_channels=len(names), n_times=250, sfreq=250.0, ch_names=names)

@@ -1,0 +1,379 @@
+// bci view: the page. Frames arrive on a WebSocket; plots are redrawn at most once per
+// animation frame, only when something new arrived. Everything kept here is bounded.
+"use strict";
+
+const HISTORY_S = 32;           // seconds of display samples kept (longest time base + margin)
+const PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#e377c2"];
+const BAD = { disconnected: "#d62728", railed: "#d62728", flat: "#d62728", line_noise: "#ff7f0e", high_variance: "#ff7f0e" };
+
+const S = {
+  meta: null, names: [], n: 0, T: [], X: [], tLatest: NaN, dirty: false,
+  timebase: 10, scale: 50, chScale: [], filtered: true, paused: false,
+  quality: {}, required: null, traceSize: [0, 0], specRange: [-60, 40], lineFreq: null,
+  dec: { T: [], P: [], classes: [], label: null, dirty: false },
+  markers: [], lastLabel: null,
+  plots: { traces: null, probs: null, spectrum: null },
+  ws: null, connected: false, lastFrame: 0, status: {},
+};
+
+// Read by tests and benchmarks: the page's own counters.
+window.bciView = { fps: 0, draws: 0, frames: 0, nTraces: 0, label: null, labelChanges: 0,
+                   latencyRows: 0, connected: false, skipped: 0, samples: 0, gaps: 0 };
+
+function $(id) { return document.getElementById(id); }
+
+function b64(str, Type) {
+  const bin = atob(str);
+  const buf = new ArrayBuffer(bin.length);
+  const u8 = new Uint8Array(buf);
+  for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+  return new Type(buf);
+}
+
+function chColor(i) {
+  const q = S.quality[S.names[i]];
+  if (q && BAD[q.status]) return BAD[q.status];
+  return PALETTE[i % PALETTE.length];
+}
+
+function sizes() {
+  const w = $("traces").clientWidth || 800;
+  const side = $("probs").clientWidth || 400;
+  const sp = $("spectrum").clientWidth || 800;
+  // the traces fill the height of the side column (decoder, latency, stimulus)
+  const aside = document.querySelector("aside").offsetHeight || 560;
+  return { tw: w, th: Math.max(260, Math.min(900, aside - 40)), pw: side, sw: sp };
+}
+
+// ---------------------------------------------------------------- plots
+function makeTraces() {
+  if (S.plots.traces) { S.plots.traces.destroy(); S.plots.traces = null; }
+  const n = S.n, sz = sizes();
+  const series = [{}];
+  for (let i = 0; i < n; i++) {
+    series.push({ label: S.names[i], stroke: () => chColor(i), width: 1, spanGaps: false, points: { show: false } });
+  }
+  const offsets = S.names.map((_, i) => n - 1 - i);
+  const opts = {
+    width: sz.tw, height: sz.th, legend: { show: false }, cursor: { show: false },
+    scales: { x: { time: false, auto: true, range: () => [-S.timebase, 0] },
+              y: { auto: true, range: () => [-0.8, n - 0.2] } },
+    axes: [
+      { label: "time (s, 0 = newest sample)", size: 40, grid: { stroke: "#eef1f4" } },
+      { label: "channel", size: 70, gap: 4,
+        splits: u => { const step = Math.max(1, Math.ceil(n * 13 / Math.max(1, u.bbox.height / devicePixelRatio)));
+          return offsets.filter((_, i) => i % step === 0); },
+        values: (u, splits) => splits.map(v => { const i = n - 1 - Math.round(v); const q = S.quality[S.names[i]];
+          const req = S.required === null || S.required.includes(S.names[i]) ? "" : "";
+          return S.names[i] + (q && q.status !== "ok" ? " !" : "") + req; }),
+        grid: { stroke: "#f1f3f5" }, font: "11px system-ui" },
+    ],
+    series,
+    hooks: { draw: [drawMarkers] },
+  };
+  S.traceSize = [sz.tw, sz.th];
+  S.plots.traces = new uPlot(opts, [[0], ...S.names.map(() => [null])], $("traces"));
+  window.bciView.nTraces = n;
+}
+
+function drawMarkers(u) {
+  if (!S.markers.length || !isFinite(S.tLatest)) return;
+  const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
+  ctx.save();
+  ctx.font = `${Math.round(10 * devicePixelRatio)}px system-ui`;
+  ctx.textBaseline = "top";
+  let lastX = -1e9;
+  for (const m of S.markers) {
+    const x = m.t - S.tLatest;
+    if (x < -S.timebase || x > 0) continue;
+    const px = u.valToPos(x, "x", true);
+    ctx.strokeStyle = "rgba(200, 30, 30, 0.75)"; ctx.setLineDash([4, 3]); ctx.lineWidth = 1 * devicePixelRatio;
+    ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, top + h); ctx.stroke();
+    if (px - lastX > 50 * devicePixelRatio) {
+      ctx.fillStyle = "rgba(160, 20, 20, 0.95)"; ctx.fillText(m.v, px + 3, top + 2); lastX = px;
+    }
+  }
+  ctx.restore();
+}
+
+function makeProbs(classes) {
+  if (S.plots.probs) { S.plots.probs.destroy(); S.plots.probs = null; }
+  const sz = sizes();
+  const series = [{}, ...classes.map((c, i) => ({ label: c, stroke: PALETTE[i % PALETTE.length], width: 1.5, points: { show: false } })),
+                  { label: "chance", stroke: "#999", dash: [5, 4], width: 1, points: { show: false } }];
+  S.plots.probs = new uPlot({
+    width: sz.pw, height: 140, cursor: { show: false }, legend: { show: true, live: false },
+    scales: { x: { time: false, auto: true, range: () => [-S.timebase, 0] }, y: { auto: false, range: [0, 1] } },
+    axes: [{ label: "time (s)", size: 34 }, { label: "probability", size: 44 }],
+    series,
+  }, [[0], ...series.slice(1).map(() => [null])], $("probs"));
+}
+
+function makeSpectrum() {
+  if (S.plots.spectrum) { S.plots.spectrum.destroy(); S.plots.spectrum = null; }
+  const sz = sizes();
+  const series = [{}];
+  for (let i = 0; i < S.n; i++) series.push({ label: S.names[i], stroke: () => chColor(i), width: 1, points: { show: false } });
+  S.plots.spectrum = new uPlot({
+    width: sz.sw, height: 200, cursor: { show: false }, legend: { show: false },
+    scales: { x: { time: false }, y: { auto: true, range: () => S.specRange } },
+    axes: [{ label: "frequency (Hz)", size: 36 }, { label: "power (dB re 1 µV²/Hz)", size: 56 }],
+    series,
+    hooks: { drawClear: [drawBands] },
+  }, [[0], ...S.names.map(() => [null])], $("spectrum"));
+}
+
+// ---------------------------------------------------------------- data
+function setMeta(meta) {
+  S.meta = meta; S.names = meta.ch_names; S.n = S.names.length;
+  S.chScale = S.names.map(() => 1);
+  S.T = []; S.X = S.names.map(() => []);
+  $("sigdesc").textContent = `${meta.name}: ${S.n} ch @ ${meta.sfreq} Hz, shown at ${meta.display_rate.toFixed(0)} Hz`;
+  makeTraces(); makeSpectrum(); buildQualityTable();
+}
+
+function addSignal(sig) {
+  if (sig.reset) { S.T = []; S.X = S.names.map(() => []); }
+  const n = sig.n, x = b64(sig.x, Float32Array), t = b64(sig.t, Float64Array);
+  for (let j = 0; j < n; j++) { S.T.push(t[j]); if (x[j] !== x[j]) window.bciView.gaps += 1; }
+  for (let i = 0; i < S.n; i++) {
+    const col = S.X[i], off = i * n;
+    for (let j = 0; j < n; j++) col.push(x[off + j]);
+  }
+  for (let j = n - 1; j >= 0; j--) { if (isFinite(t[j])) { S.tLatest = Math.max(isFinite(S.tLatest) ? S.tLatest : -Infinity, t[j]); break; } }
+  const keep = Math.ceil(HISTORY_S * S.meta.display_rate);
+  if (S.T.length > keep * 1.2) {
+    const cut = S.T.length - keep;
+    S.T.splice(0, cut); for (const col of S.X) col.splice(0, cut);
+  }
+  window.bciView.samples += n;
+  S.dirty = true;
+}
+
+function lowerBound(arr, v) { let lo = 0, hi = arr.length; while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m] < v) lo = m + 1; else hi = m; } return lo; }
+
+function renderTraces() {
+  const u = S.plots.traces; if (!u || !S.T.length) return;
+  const t0 = S.tLatest - S.timebase;
+  // the newest sample's time; NaN columns (gaps) carry the time just after the last sample
+  const i0 = Math.max(0, lowerBound(S.T, t0) - 1);
+  const m = S.T.length - i0;
+  const xs = new Array(m);
+  for (let j = 0; j < m; j++) xs[j] = S.T[i0 + j] - S.tLatest;
+  const data = [xs];
+  for (let i = 0; i < S.n; i++) {
+    const col = S.X[i], off = S.n - 1 - i, g = 0.5 / (S.scale * S.chScale[i]);
+    let mean = 0;
+    if (!S.filtered) { let c = 0; for (let j = i0; j < S.T.length; j++) { const v = col[j]; if (v === v) { mean += v; c++; } } mean = c ? mean / c : 0; }
+    const ys = new Array(m);
+    for (let j = 0; j < m; j++) { const v = col[i0 + j]; ys[j] = v === v ? off + (v - mean) * g : null; }
+    data.push(ys);
+  }
+  u.setData(data);
+}
+
+function addDecisions(d) {
+  if (!S.plots.probs || S.dec.classes.join() !== d.classes.join()) { S.dec.classes = d.classes; makeProbs(d.classes); S.dec.T = []; S.dec.P = []; }
+  for (let j = 0; j < d.t.length; j++) { S.dec.T.push(d.t[j]); S.dec.P.push(d.p[j]); }
+  const lab = d.label[d.label.length - 1];
+  const name = lab >= 0 && lab < d.classes.length ? d.classes[lab] : "(none)";
+  if (name !== S.lastLabel) { window.bciView.labelChanges += 1; S.lastLabel = name; }
+  window.bciView.label = name;
+  $("label").textContent = name;
+  if (S.dec.T.length > 2000) { S.dec.T.splice(0, 500); S.dec.P.splice(0, 500); }
+  S.dec.dirty = true;
+}
+
+function renderProbs() {
+  const u = S.plots.probs; if (!u || !S.dec.T.length) return;
+  const ref = isFinite(S.tLatest) ? S.tLatest : S.dec.T[S.dec.T.length - 1];
+  const i0 = Math.max(0, lowerBound(S.dec.T, ref - S.timebase) - 1);
+  const xs = S.dec.T.slice(i0).map(t => t - ref);
+  const k = S.dec.classes.length;
+  const data = [xs];
+  for (let c = 0; c < k; c++) data.push(S.dec.P.slice(i0).map(p => p[c]));
+  data.push(xs.map(() => 1 / k));
+  u.setData(data);
+}
+
+function drawBands(u) {
+  // alpha band and mains frequency, so both are easy to find
+  const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height, dpr = devicePixelRatio;
+  const x = f => u.valToPos(f, "x", true);
+  if (!isFinite(x(8))) return;
+  ctx.save();
+  ctx.fillStyle = "rgba(46, 125, 50, 0.08)"; ctx.fillRect(x(8), top, x(13) - x(8), h);
+  ctx.font = `${Math.round(10 * dpr)}px system-ui`; ctx.textBaseline = "top";
+  ctx.fillStyle = "rgba(46, 125, 50, 0.9)"; ctx.fillText("alpha", x(8) + 2 * dpr, top + 2 * dpr);
+  if (S.lineFreq) {
+    ctx.strokeStyle = "rgba(230, 81, 0, 0.6)"; ctx.setLineDash([4, 3]); ctx.lineWidth = dpr;
+    ctx.beginPath(); ctx.moveTo(x(S.lineFreq), top); ctx.lineTo(x(S.lineFreq), top + h); ctx.stroke();
+    ctx.fillStyle = "rgba(230, 81, 0, 0.9)"; ctx.fillText(`${S.lineFreq} Hz mains`, x(S.lineFreq) + 3 * dpr, top + 2 * dpr);
+  }
+  ctx.restore();
+}
+
+function setSpectrum(sp) {
+  const u = S.plots.spectrum; if (!u || !sp) return;
+  // y range from the channels that carry a signal (a flat channel's -120 dB would squash it)
+  let lo = Infinity, hi = -Infinity;
+  sp.db.forEach((row, i) => { const q = S.quality[S.names[i]];
+    if (q && ["flat", "disconnected", "railed"].includes(q.status)) return;
+    for (const v of row) { if (v > -100) { if (v < lo) lo = v; if (v > hi) hi = v; } } });
+  S.specRange = isFinite(lo) ? [Math.floor(lo / 10) * 10 - 5, Math.ceil(hi / 10) * 10 + 5] : [-60, 40];
+  u.setData([sp.f, ...sp.db]);
+}
+
+function buildQualityTable() {
+  const body = $("quality").querySelector("tbody");
+  body.innerHTML = "";
+  S.names.forEach((ch, i) => {
+    const tr = document.createElement("tr"); tr.dataset.ch = ch;
+    const req = S.required === null || S.required.includes(ch) ? " *" : "";
+    tr.innerHTML = `<td>${ch}${req}</td><td class="status">–</td><td class="std">–</td><td class="line">–</td>` +
+      `<td><span class="sc">×1</span><button data-i="${i}" data-f="0.5" title="zoom in">+</button><button data-i="${i}" data-f="2" title="zoom out">−</button></td>`;
+    body.appendChild(tr);
+  });
+  body.querySelectorAll("button").forEach(b => b.addEventListener("click", () => {
+    const i = +b.dataset.i; S.chScale[i] *= +b.dataset.f;
+    b.parentElement.querySelector(".sc").textContent = "×" + (1 / S.chScale[i]).toString().slice(0, 5);
+    S.dirty = true;
+  }));
+}
+
+function setQuality(list) {
+  S.quality = {};
+  for (const q of list) S.quality[q.name] = q;
+  for (const tr of $("quality").querySelectorAll("tbody tr")) {
+    const q = S.quality[tr.dataset.ch]; if (!q) continue;
+    tr.className = q.status === "ok" ? "" : (BAD[q.status] === "#d62728" ? "bad" : "warn");
+    tr.querySelector(".status").textContent = q.status.replace("_", " ");
+    tr.querySelector(".std").textContent = q.std_uv === null ? "–" : q.std_uv.toFixed(1);
+    tr.querySelector(".line").textContent = (100 * q.line_ratio).toFixed(0) + " %";
+  }
+  if (S.plots.traces) S.plots.traces.redraw(false, true);
+}
+
+function setLatency(lat) {
+  const body = $("latency").querySelector("tbody");
+  body.innerHTML = "";
+  let rows = 0;
+  for (const [st, r] of Object.entries(lat.stages)) {
+    const f = v => v === null || v === undefined ? "–" : v.toFixed(2);
+    const over = r.p99 !== null && r.budget !== null && r.p99 > r.budget;
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td>${st}</td><td>${f(r.p50)}</td><td class="${over ? "over" : ""}">${f(r.p99)}</td><td>${f(r.budget)}</td><td>${r.overruns}</td>`;
+    body.appendChild(tr);
+    if (r.p50 !== null) rows++;
+  }
+  window.bciView.latencyRows = rows;
+  $("latdesc").textContent = lat.n ? `(last ${Math.min(500, lat.n)} of ${lat.n} decisions)` : "(no stamps stream yet)";
+}
+
+function setAccuracy(acc) {
+  $("cue").textContent = acc.cue ? (acc.cue.class || acc.cue.label) : "–";
+  $("accuracy").textContent = acc.accuracy === null ? "–" : `${(100 * acc.accuracy).toFixed(0)} %`;
+  $("accdesc").textContent = acc.accuracy === null ? "" :
+    `${acc.correct}/${acc.scored} decisions, chance ${(100 * acc.chance).toFixed(0)} %`;
+}
+
+function setStimulus(st) {
+  const parts = [`<b>${st.kind || "?"}</b> ${st.label || ""}`];
+  for (const k of ["frequency", "depth", "duration", "predicted", "measured"]) if (st[k] !== undefined && st[k] !== null) parts.push(`${k}: ${typeof st[k] === "number" ? +st[k].toFixed(3) : st[k]}`);
+  $("stimulus").innerHTML = parts.join("<br>");
+  const cv = $("stimimg"), ctx = cv.getContext("2d");
+  ctx.fillStyle = "#888"; ctx.fillRect(0, 0, cv.width, cv.height);
+  if (st.image && st.image.b64) {
+    const w = st.image.w, h = st.image.h, px = b64(st.image.b64, Uint8Array);
+    const img = ctx.createImageData(w, h);
+    for (let i = 0; i < w * h; i++) { img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = px[i]; img.data[4 * i + 3] = 255; }
+    const tmp = document.createElement("canvas"); tmp.width = w; tmp.height = h; tmp.getContext("2d").putImageData(img, 0, 0);
+    ctx.imageSmoothingEnabled = false; ctx.drawImage(tmp, 0, 0, cv.width, cv.height);
+  }
+}
+
+function setBanner(status) {
+  const el = $("banner");
+  const msgs = [];
+  if (!S.connected) msgs.push("view server not reachable: retrying (traces kept)");
+  else {
+    if (status.signal === "waiting") msgs.push("waiting for a signal stream");
+    if (status.signal === "silent") msgs.push(`signal stream ${S.meta ? S.meta.name : ""} stopped sending: the gap is kept, it resumes when the stream comes back`);
+  }
+  el.textContent = msgs.join(" · ");
+  el.className = "banner" + (msgs.length ? (S.connected ? "" : " bad") : " hidden");
+}
+
+// ---------------------------------------------------------------- socket
+function onFrame(f) {
+  window.bciView.frames += 1;
+  S.status = f.status || {};
+  if (f.meta) setMeta(f.meta);
+  if (f.signal && S.meta) addSignal(f.signal);
+  if (f.quality) setQuality(f.quality);
+  if (f.spectrum) setSpectrum(f.spectrum);
+  if (f.decisions) addDecisions(f.decisions);
+  if (f.markers) { for (const m of f.markers) S.markers.push(m); if (S.markers.length > 300) S.markers.splice(0, S.markers.length - 300); S.dirty = true; }
+  if (f.latency) setLatency(f.latency);
+  if (f.accuracy) setAccuracy(f.accuracy);
+  if (f.stimulus) setStimulus(f.stimulus);
+  if (f.skipped !== undefined) window.bciView.skipped = f.skipped;
+  setBanner(S.status);
+}
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws${location.search}`);
+  S.ws = ws;
+  ws.onopen = () => { S.connected = window.bciView.connected = true; ws.send(JSON.stringify({ filtered: S.filtered })); setBanner(S.status); };
+  ws.onmessage = ev => onFrame(JSON.parse(ev.data));
+  ws.onclose = () => {
+    S.connected = window.bciView.connected = false; setBanner(S.status);
+    setTimeout(connect, 1000);
+  };
+}
+
+// ---------------------------------------------------------------- loop
+let fpsCount = 0, fpsT = performance.now();
+function loop(now) {
+  if (!S.paused) {
+    let drew = false;
+    if (S.dirty) { renderTraces(); S.dirty = false; drew = true; }
+    if (S.dec.dirty) { renderProbs(); S.dec.dirty = false; }
+    if (drew) { fpsCount++; window.bciView.draws++; }
+  }
+  if (now - fpsT >= 1000) {
+    const u = S.plots.traces, sz = sizes();  // keep the traces as tall as the side column
+    if (u && (Math.abs(S.traceSize[1] - sz.th) > 8 || Math.abs(S.traceSize[0] - sz.tw) > 8)) {
+      u.setSize({ width: sz.tw, height: sz.th }); S.traceSize = [sz.tw, sz.th];
+    }
+    window.bciView.fps = fpsCount * 1000 / (now - fpsT);
+    $("fps").textContent = `${window.bciView.fps.toFixed(0)} fps`;
+    fpsCount = 0; fpsT = now;
+  }
+  requestAnimationFrame(loop);
+}
+
+function init() {
+  fetch("config" + location.search).then(r => r.json()).then(cfg => {
+    S.required = cfg.required; S.lineFreq = cfg.line_freq;
+    const parts = [];
+    if (cfg.session) parts.push(`session ${cfg.session}`);
+    if (cfg.signal) parts.push(`stream ${cfg.signal}`);
+    $("title").textContent = parts.join(" · ");
+    const bp = cfg.bandpass ? `${cfg.bandpass[0]}–${cfg.bandpass[1]} Hz` : "";
+    $("filterdesc").textContent = `(${[bp, cfg.notch ? `notch ${cfg.notch} Hz` : ""].filter(Boolean).join(", ")})`;
+  }).catch(() => {});
+  $("timebase").addEventListener("change", e => { S.timebase = +e.target.value; S.dirty = S.dec.dirty = true; });
+  $("scale").addEventListener("change", e => { S.scale = +e.target.value; S.dirty = true; });
+  $("filters").addEventListener("change", e => { S.filtered = e.target.checked; if (S.ws && S.connected) S.ws.send(JSON.stringify({ filtered: S.filtered })); });
+  $("pause").addEventListener("click", e => { S.paused = !S.paused; e.target.textContent = S.paused ? "resume" : "pause"; if (!S.paused) S.dirty = S.dec.dirty = true; });
+  window.addEventListener("resize", () => { const sz = sizes();
+    if (S.plots.traces) S.plots.traces.setSize({ width: sz.tw, height: sz.th });
+    if (S.plots.probs) S.plots.probs.setSize({ width: sz.pw, height: 140 });
+    if (S.plots.spectrum) S.plots.spectrum.setSize({ width: sz.sw, height: 200 }); });
+  setBanner({});
+  connect();
+  requestAnimationFrame(loop);
+}
+init();

@@ -1,0 +1,160 @@
+"""The live view in a real headless Chromium: a session, a stream that stops, a server restart."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bci._view import ViewServer, ViewSettings
+
+from .conftest import Publisher, page_state, session_yaml, wait_for
+
+BCI = str(Path(sys.executable).with_name("bci"))
+
+
+class _Run:
+    """``bci run CONFIG --view`` in a subprocess; its stderr is collected by a thread."""
+
+    def __init__(self, config: Path, duration: float) -> None:
+        self.proc = subprocess.Popen(
+            [BCI, "run", str(config), "--view", "--view-port", "0", "--duration", str(duration),
+             "--no-live"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._t = threading.Thread(target=self._drain, daemon=True)
+        self._t.start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def wait_line(self, pattern: str, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if m := re.search(pattern, line):
+                    return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        pytest.fail(f"no line matching {pattern!r}; stderr:\n{''.join(self.lines)[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.mark.timeout(180)
+def test_bci_run_view_in_headless_chromium(browser, tmp_path, uid):
+    cfg = session_yaml(tmp_path / "s.yaml", uid, faults={"flat": ["T7"]})
+    run = _Run(cfg, duration=60)
+    try:
+        url = run.wait_line(r"live view: (http://127\.0\.0\.1:\d+/)", 60).group(1)
+        run.wait_line(r"session .* running", 60)
+        browser.get(url)
+        t0 = time.monotonic()
+        state = wait_for(
+            browser,
+            lambda s: (
+                s.get("nTraces") == 16 and s.get("samples", 0) > 0 and s.get("latencyRows") == 4
+            ),
+            timeout=5.0,
+        )
+        assert time.monotonic() - t0 < 5.0
+        # 16 trace lines with data on screen, one per channel of the simulated headset
+        n_drawn = browser.execute_script(
+            "const u = S.plots.traces; return u.series.slice(1).filter((s, i) => "
+            "u.data[i + 1] && u.data[i + 1].some(v => v !== null)).length"
+        )
+        assert n_drawn == 16
+        cells = browser.execute_script(
+            "return [...document.querySelectorAll('#latency tbody td')].map(td => td.textContent)"
+        )
+        assert re.fullmatch(r"\d+\.\d\d", cells[1]) and cells[0] == "transport"
+        # the decoded label changes over time (the SSVEP cue changes every 1-2 s)
+        state = wait_for(browser, lambda s: s.get("labelChanges", 0) >= 3, timeout=30.0)
+        assert state["label"] in ("8.0", "10.0", "12.0", "15.0", "rest")
+        assert browser.find_element("id", "label").text == state["label"]
+        # the flat channel is coloured and named in the quality table
+        wait_for(
+            browser,
+            lambda s: browser.execute_script("return (S.quality['T7'] || {}).status") == "flat",
+            timeout=10.0,
+        )
+        row = browser.execute_script(
+            "return document.querySelector('#quality tr[data-ch=\"T7\"]').className"
+        )
+        assert row == "bad"
+        # cued class and running accuracy from the simulated participant's truth stream
+        wait_for(
+            browser,
+            lambda s: (
+                "%" in browser.find_element("id", "accuracy").text
+                and browser.find_element("id", "cue").text != "–"
+            ),
+            timeout=20.0,
+        )
+        shot = tmp_path / "view.png"
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000
+        if target := os.environ.get("BCI_VIEW_SCREENSHOT"):
+            shutil.copy(shot, target)
+    finally:
+        run.stop()
+
+
+@pytest.mark.timeout(120)
+def test_page_survives_a_source_dropping_out_and_a_server_restart(browser, uid):
+    name = f"drop-{uid}"
+    names = {k: f"{k}-{uid}" for k in ("decisions", "markers", "stimuli", "truth")}
+    settings = ViewSettings(signal=name, port=0, **names)
+    pub = Publisher(name)
+    view = ViewServer(settings).start()
+    port = view.port
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait_for(browser, lambda s: s.get("nTraces") == 8 and s.get("samples", 0) > 100, 15.0)
+        pub.stop()  # the source drops out
+        wait_for(
+            browser,
+            lambda s: "stopped sending" in browser.find_element("id", "banner").text,
+            timeout=10.0,
+        )
+        before = page_state(browser)["samples"]
+        pub = Publisher(name)  # it comes back
+        state = wait_for(
+            browser,
+            lambda s: (
+                s.get("samples", 0) > before + 100
+                and browser.find_element("id", "banner").text == ""
+            ),
+            timeout=20.0,
+        )
+        assert state["gaps"] >= 1  # the break is drawn, not bridged
+        # the view server goes away and comes back on the same port: the page reconnects
+        view.stop()
+        wait_for(browser, lambda s: not s.get("connected"), timeout=10.0)
+        assert "not reachable" in browser.find_element("id", "banner").text
+        frames = page_state(browser)["frames"]
+        view = ViewServer(ViewSettings(signal=name, port=port, **names)).start()
+        wait_for(browser, lambda s: s.get("connected") and s.get("frames", 0) > frames + 10, 15.0)
+        wait_for(browser, lambda s: s.get("samples", 0) > state["samples"] + 100, 15.0)
+    finally:
+        view.stop()
+        pub.stop()
