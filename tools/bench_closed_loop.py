@@ -384,20 +384,23 @@ def markdown(data: dict) -> str:
                 f"{t['mean_random']:.1f} | {t['ratio_closed_open']:.2f} | "
                 f"{_p(t['p_open_greater'])} | {_p(t['p_random_greater'])} |"
             )
+        subset = False
         for name, t in st["target"].items():
             r = t.get("reachable")
             if r and len(r["participants"]) < len(t["participants"]):
+                subset = True
                 lines.append(
                     f"| {name}, reachable targets only | {len(r['participants'])} | | "
                     f"{r['mean_closed']:.1f} | {r['mean_open']:.1f} | {r['mean_random']:.1f} | "
                     f"{r['ratio_closed_open']:.2f} | {_p(r['p_open_greater'])} | |"
                 )
-        lines += [
-            "",
-            "Reachable targets only: participants whose target is at most the mean response the "
-            "maximize arm (closed loop, fitted readout) reached; a subset chosen after the run, "
-            "not part of the pre-specified comparison.",
-        ]
+        if subset:
+            lines += [
+                "",
+                "Reachable targets only: participants whose target is at most the mean response the "
+                "maximize arm (closed loop, fitted readout) reached; a subset chosen after the run, "
+                "not part of the pre-specified comparison.",
+            ]
         lines.append("")
     v = st["validity"]
     if v:
