@@ -214,8 +214,8 @@ def markdown(summary: dict, cl: ClosedLoopConfig) -> str:
         lines += [
             "## Control to a target",
             "",
-            f"Target {t['level']} {u}; mean absolute tracking error over the last "
-            f"{t['window']} rounds:",
+            f"Target {t['level']:.1f} {u}; mean absolute tracking error over the last "
+            f"{t['window']} rounds (fewer when the run is shorter):",
             "",
             f"| condition | tracking error ({u}) |",
             "|---|---|",
@@ -313,7 +313,7 @@ def plot_objective(result: LoopResult, cl: ClosedLoopConfig, path: Path) -> None
     for c, v in table.items():
         ax.plot(np.arange(1, len(v) + 1), v, "o-", label=c, ms=4)
     if target is not None:
-        ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g} {unit}")
+        ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:.1f} {unit}")
     ax.set(xlabel="round", ylabel=f"measured {quantity} ({unit})", title="measured per round")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)

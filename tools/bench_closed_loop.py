@@ -109,7 +109,9 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _config(config: Path, participant: int, rounds: int, arm: dict, quick: bool):
+def _config(
+    config: Path, participant: int, rounds: int, arm: dict, quick: bool, level: float | None = None
+):
     from bci.config import load_config
 
     cfg = load_config(config)
@@ -118,6 +120,8 @@ def _config(config: Path, participant: int, rounds: int, arm: dict, quick: bool)
     if quick:
         cl = _merge(cl, QUICK)
     cl = _merge(cl, arm)
+    if level is not None and cl["optimizer"].get("objective") == "target":
+        cl["optimizer"]["target"] = [float(level)]
     source = cfg.sources[0].model_copy(update={"seed": participant, "paradigm": "none"})
     from bci.config._closed_loop import ClosedLoopConfig
 
@@ -131,6 +135,7 @@ def run_one(
     rounds: int,
     quick: bool,
     calibrations: dict | None = None,
+    level: float | None = None,
 ) -> dict:
     """One participant x one arm: the summary numbers (no trial data).
 
@@ -143,7 +148,7 @@ def run_one(
     from bci.stimuli._loop import ClosedLoop, OfflineParticipant
     from bci.stimuli._loop_report import summarize
 
-    cl, source = _config(config, participant, rounds, ARMS[arm], quick)
+    cl, source = _config(config, participant, rounds, ARMS[arm], quick, level)
     t0 = time.perf_counter()
     loop = ClosedLoop(cl, OfflineParticipant(source, cl, cl.seed))
     if calibrations is not None and loop.search is None:
@@ -272,6 +277,21 @@ def statistics(data: dict) -> dict:
             "p_random_greater": _wilcoxon(rand, closed),
             "per_round": per_round,
         }
+        # a target above what the maximize arm reached for that participant cannot be held
+        reach = {
+            r["participant"]: r["mean_measured"]["optimized"] for r in runs if r["arm"] == "fitted"
+        }
+        ok = [k for k, p in enumerate(among) if p in reach and levels[k] <= reach[p]]
+        if ok:
+            c, o = [closed[k] for k in ok], [opened[k] for k in ok]
+            out["target"][name]["reachable"] = {
+                "participants": [among[k] for k in ok],
+                "mean_closed": float(np.mean(c)),
+                "mean_open": float(np.mean(o)),
+                "mean_random": float(np.mean([rand[k] for k in ok])),
+                "ratio_closed_open": float(np.mean(c) / np.mean(o)),
+                "p_open_greater": _wilcoxon(o, c),
+            }
     for key in ("r", "r2", "ceiling_r", "repeat_r", "noise_sd"):
         vals = get("fitted", lambda r, k=key: r["validity"].get(k))
         if vals is not None and all(v is not None for v in vals):
@@ -342,11 +362,14 @@ def markdown(data: dict) -> str:
         "Not beaten at p < 0.01: " + (", ".join(ties) if ties else "none") + ".",
         "",
     ]
+    if not st["maximize"]:  # a target-only run
+        lines = lines[: lines.index("### Maximize the measured SSVEP amplitude")]
     if st["target"]:
         lines += [
             "### Hold the response at a target",
             "",
-            f"Target: {TARGET['target'][0]:g} x the participant's median calibration response. "
+            f"Target: {meta['target']['target'][0]:g} x the participant's median calibration "
+            "response. "
             "Mean absolute tracking error over the last 10 rounds (uV), mean over participants; "
             "p: one-sided Wilcoxon that the other arm's error is larger.",
             "",
@@ -361,6 +384,23 @@ def markdown(data: dict) -> str:
                 f"{t['mean_random']:.1f} | {t['ratio_closed_open']:.2f} | "
                 f"{_p(t['p_open_greater'])} | {_p(t['p_random_greater'])} |"
             )
+        subset = False
+        for name, t in st["target"].items():
+            r = t.get("reachable")
+            if r and len(r["participants"]) < len(t["participants"]):
+                subset = True
+                lines.append(
+                    f"| {name}, reachable targets only | {len(r['participants'])} | | "
+                    f"{r['mean_closed']:.1f} | {r['mean_open']:.1f} | {r['mean_random']:.1f} | "
+                    f"{r['ratio_closed_open']:.2f} | {_p(r['p_open_greater'])} | |"
+                )
+        if subset:
+            lines += [
+                "",
+                "Reachable targets only: participants whose target is at most the mean response the "
+                "maximize arm (closed loop, fitted readout) reached; a subset chosen after the run, "
+                "not part of the pre-specified comparison.",
+            ]
         lines.append("")
     v = st["validity"]
     if v:
@@ -486,9 +526,17 @@ DOCS = ROOT / "docs" / "closed_loop_validity.md"
 MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 
 
-def splice(doc: str, table: str) -> str:
+def markers(stem: str = "closed_loop") -> tuple[str, str]:
+    """The docs page's markers around the table of the benchmark ``<stem>.json``."""
+    if stem == "closed_loop":
+        return MARKERS
+    return (f"<!-- bench:{stem}:start -->", f"<!-- bench:{stem}:end -->")
+
+
+def splice(doc: str, table: str, stem: str = "closed_loop") -> str:
     """``doc`` with the text between the benchmark markers replaced by ``table``."""
-    start, end = doc.index(MARKERS[0]) + len(MARKERS[0]), doc.index(MARKERS[1])
+    a, b = markers(stem)
+    start, end = doc.index(a) + len(a), doc.index(b)
     return doc[:start] + "\n" + table + "\n" + doc[end:]
 
 
@@ -500,8 +548,8 @@ def publish(json_path: Path, docs: Path | None = None) -> list[Path]:
     table = markdown(data)
     md.write_text(table + "\n")
     written = [md, *figures(data, out)]
-    if docs is not None and docs.exists():
-        docs.write_text(splice(docs.read_text(), table))
+    if docs is not None and docs.exists() and markers(out.name)[0] in docs.read_text():
+        docs.write_text(splice(docs.read_text(), table, out.name))
         written.append(docs)
     return written
 
@@ -524,6 +572,12 @@ def main(argv: list[str] | None = None) -> int:
         "--figures-only", action="store_true", help="regenerate tables and plots from the JSON"
     )
     ap.add_argument(
+        "--target-level",
+        type=float,
+        default=TARGET["target"][0],
+        help="target arms: the level as a multiple of the median calibration response",
+    )
+    ap.add_argument(
         "--resume",
         action="store_true",
         help="keep the runs already in the JSON (same settings) and run only the missing ones",
@@ -533,8 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     # the safety limiter's per-stimulus notes (opt-in, clamps) are in each run's records
     logging.getLogger("bci.stimuli").setLevel(logging.ERROR)
     json_path = args.out.with_suffix(".json")
-    default_out = args.out.resolve() == (ROOT / "docs" / "bench" / "closed_loop").resolve()
-    docs = DOCS if default_out else None
+    in_docs = args.out.resolve().parent == (ROOT / "docs" / "bench").resolve()
+    docs = DOCS if in_docs else None
     if args.figures_only:
         for p in publish(json_path, docs):
             print(p)  # noqa: T201
@@ -562,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": command.replace(str(ROOT) + "/", ""),
             "machine": _machine(),
             "misspecified": MISSPECIFIED,
-            "target": TARGET,
+            "target": {**TARGET, "target": [args.target_level]},
         },
         "runs": [],
     }
@@ -570,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     done: set = set()
     if args.resume and json_path.exists():
         old = json.loads(json_path.read_text())
-        same = all(old["meta"][k] == data["meta"][k] for k in ("rounds", "seed", "quick"))
+        same = all(old["meta"][k] == data["meta"][k] for k in ("rounds", "seed", "quick", "target"))
         if same:
             data["runs"] = [r for r in old["runs"] if r["arm"] in arms]
             done = {(r["participant"], r["arm"]) for r in data["runs"]}
@@ -584,7 +638,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(p, a) for p, a in order if a in arms and (p, a) not in done]
     calibrations: dict = {}
     for participant, arm in tqdm(jobs, desc="closed-loop benchmark", unit="run", file=sys.stderr):
-        run = run_one(args.config, participant, arm, args.rounds, args.quick, calibrations)
+        run = run_one(
+            args.config, participant, arm, args.rounds, args.quick, calibrations, args.target_level
+        )
         data["runs"].append(run)
         data["runs"].sort(key=lambda r: (r["participant"], list(ARMS).index(r["arm"])))
         json_path.write_text(json.dumps(data, indent=1))

@@ -45,10 +45,12 @@ def _small(seed: int = 0, rounds: int = 2, **over) -> ClosedLoop:
     )
 
 
-def _run_seed(seed: int, rounds: int = 20) -> dict[str, np.ndarray]:
+def _run_seed(seed: int, rounds: int = 20, calibration: int = 30) -> dict[str, np.ndarray]:
     cl = ClosedLoopConfig(
         seed=seed,
         rounds=rounds,
+        calibration_trials=calibration,
+        calibration_repeats=0,
         model={"image_size": 32},
         optimizer={"steps": 60, "threads": 1},
         safety=OPT_IN,
@@ -82,12 +84,15 @@ def _check(tables: list[dict[str, np.ndarray]]) -> dict:
     return out
 
 
+@pytest.mark.timeout(900)
 def test_optimized_beats_random_and_grating_over_seeds():
-    """3 participants (seeds) x 20 rounds; paired one-sided Wilcoxon over the 60 round pairs."""
-    _check([_run_seed(s) for s in (0, 1, 2)])
+    """3 participants (seeds) x 12 rounds; paired one-sided Wilcoxon over the 36 round pairs
+    (the 10-participant statistics are the benchmark's)."""
+    _check([_run_seed(s, rounds=12, calibration=20) for s in (0, 1, 2)])
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_optimized_beats_baselines_more_seeds():
     res = _check([_run_seed(s) for s in range(6)])
     for base, (p, gains) in res.items():
@@ -415,17 +420,19 @@ def test_benchmark_figures_are_reproducible(tmp_path):
 
 
 def test_published_benchmark_figures_come_from_the_json():
-    """docs/bench/closed_loop.md and the docs page's table are generated from the JSON."""
+    """docs/bench/closed_loop*.md and the docs page's tables are generated from the JSON."""
     sys.path.insert(0, str(ROOT / "tools"))
     import bench_closed_loop as bench
 
     path = ROOT / "docs" / "bench" / "closed_loop.json"
     if not path.exists():
         pytest.skip("no benchmark JSON committed yet")
-    data = json.loads(path.read_text())
-    table = bench.markdown(data)
-    assert (ROOT / "docs" / "bench" / "closed_loop.md").read_text() == table + "\n"
     doc = (ROOT / "docs" / "closed_loop_validity.md").read_text()
-    assert bench.splice(doc, table) == doc
-    st = bench.statistics(data)
-    assert len(st["participants"]) >= 10 and data["meta"]["rounds"] >= 20
+    for json_path in sorted(path.parent.glob("closed_loop*.json")):
+        data = json.loads(json_path.read_text())
+        table = bench.markdown(data)
+        assert json_path.with_suffix(".md").read_text() == table + "\n"
+        if bench.markers(json_path.stem)[0] in doc:
+            assert bench.splice(doc, table, json_path.stem) == doc
+    st = bench.statistics(json.loads(path.read_text()))
+    assert len(st["participants"]) >= 10 and json.loads(path.read_text())["meta"]["rounds"] >= 20
