@@ -27,8 +27,36 @@ def _p(v: object) -> str:
     return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.2g}"
 
 
-def _save(fig: object, path: Path) -> None:
+def save_figure(fig: object, path: Path) -> None:
+    """Save and close ``fig`` with nothing clipped (labels, legends outside the axes)."""
+    import matplotlib.pyplot as plt
+
     fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def confusion_figure(cm: np.ndarray, classes: Sequence[str], xlabel: str, title: str) -> object:
+    """A confusion matrix: colour = fraction of the true class, text = counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm, float)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.6 * len(classes), 1.4 + 0.6 * len(classes)))
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8,
+                    color="k" if norm[i, j] < 0.6 else "w")  # fmt: skip
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("true class")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    ax.set_title(title, fontsize=9)
+    return fig
 
 
 def _plots(
@@ -47,22 +75,10 @@ def _plots(
     files: list[str] = []
     tr = result["summary"]["trials"]
     if tr.get("n"):
-        cm = np.asarray(tr["confusion"], float)
-        fig, ax = plt.subplots(figsize=(1.6 + 0.6 * len(classes), 1.4 + 0.6 * len(classes)))
-        norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-        im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
-        for i in range(len(classes)):
-            for j in range(len(classes)):
-                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8,
-                        color="k" if norm[i, j] < 0.6 else "w")  # fmt: skip
-        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(len(classes)), classes, fontsize=8)
-        ax.set_xlabel("decided class (trial)")
-        ax.set_ylabel("true class")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-        ax.set_title(f"pseudo-online, {result['mode']}", fontsize=9)
-        _save(fig, out / "confusion.png")
-        plt.close(fig)
+        fig = confusion_figure(
+            tr["confusion"], classes, "decided class (trial)", f"pseudo-online, {result['mode']}"
+        )
+        save_figure(fig, out / "confusion.png")
         files.append("confusion.png")
     # timeline of the recording with the most scored trials: truth vs decisions
     best = max(range(len(decoded)), key=lambda i: len(scores[i].trial_y), default=None)
@@ -96,8 +112,7 @@ def _plots(
         ax.set_xlabel(f"time in {Path(str(d.path)).name} (s)")
         ax.set_title("decisions against the file's labels (first 60 s)", fontsize=9)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        _save(fig, out / "timeline.png")
-        plt.close(fig)
+        save_figure(fig, out / "timeline.png")
         files.append("timeline.png")
     fc = np.concatenate([s.first_correct_s for s in scores]) if scores else np.zeros(0)
     found = fc[np.isfinite(fc)]
@@ -110,8 +125,7 @@ def _plots(
         ax.set_ylabel("trials")
         ax.set_title(f"{len(found)} of {len(fc)} trials reached a correct decision", fontsize=9)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-        _save(fig, out / "first_correct.png")
-        plt.close(fig)
+        save_figure(fig, out / "first_correct.png")
         files.append("first_correct.png")
     per = result["per_file"]
     if per:
@@ -128,8 +142,7 @@ def _plots(
         ax.invert_yaxis()
         ax.set_xlabel("trial accuracy")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-        _save(fig, out / "per_file.png")
-        plt.close(fig)
+        save_figure(fig, out / "per_file.png")
         files.append("per_file.png")
     return files
 

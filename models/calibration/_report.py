@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bci._scoring_report import confusion_figure, save_figure
+
 from ._evaluate import Scores
 
 
@@ -20,10 +22,6 @@ def _chance(metrics: dict, key: str) -> float:
     return max(counts) / max(1, sum(counts))
 
 
-def _save(fig: object, path: Path) -> None:
-    fig.savefig(path, dpi=100, bbox_inches="tight")  # nothing clipped: labels, outside legends
-
-
 def _plots(out: Path, metrics: dict, scores: list[Scores], best: Scores) -> list[str]:
     import matplotlib
 
@@ -33,29 +31,9 @@ def _plots(out: Path, metrics: dict, scores: list[Scores], best: Scores) -> list
 
     classes = metrics["classes"]
     files = []
-    cm = np.asarray(best.metrics["confusion"], dtype=float)
-    fig, ax = plt.subplots(figsize=(1.6 + 0.6 * len(classes), 1.4 + 0.6 * len(classes)))
-    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(
-                j,
-                i,
-                int(cm[i, j]),
-                ha="center",
-                va="center",
-                color="k" if norm[i, j] < 0.6 else "w",
-                fontsize=8,
-            )
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-    ax.set_title(f"shipped: {best.name}\n({metrics['evaluation']}, windows)", fontsize=9)
-    _save(fig, out / "confusion.png")
-    plt.close(fig)
+    title = f"shipped: {best.name}\n({metrics['evaluation']}, windows)"
+    fig = confusion_figure(best.metrics["confusion"], classes, "predicted class", title)
+    save_figure(fig, out / "confusion.png")
     files.append("confusion.png")
     key = "auc" if "auc" in best.metrics else "accuracy"
     if metrics["learning_curve"]:
@@ -72,8 +50,7 @@ def _plots(out: Path, metrics: dict, scores: list[Scores], best: Scores) -> list
         ax.set_ylim(0, 1.02)
         ax.set_title(f"learning curve: {best.name}", fontsize=9)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-        _save(fig, out / "learning_curve.png")
-        plt.close(fig)
+        save_figure(fig, out / "learning_curve.png")
         files.append("learning_curve.png")
     decoders = [s for s in scores if s.kind != "shortcut"]
     fig, ax = plt.subplots(figsize=(2.0 + 0.9 * len(classes), 3))
@@ -97,8 +74,7 @@ def _plots(out: Path, metrics: dict, scores: list[Scores], best: Scores) -> list
     ax.set_ylabel("recall (out of fold)")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    _save(fig, out / "per_class.png")
-    plt.close(fig)
+    save_figure(fig, out / "per_class.png")
     files.append("per_class.png")
     shortcut_info = metrics.get("shortcut", {})
     fig, ax = plt.subplots(figsize=(6, 0.8 + 0.32 * len(scores)))
@@ -138,8 +114,7 @@ def _plots(out: Path, metrics: dict, scores: list[Scores], best: Scores) -> list
     ax.legend(
         handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False
     )
-    _save(fig, out / "comparison.png")
-    plt.close(fig)
+    save_figure(fig, out / "comparison.png")
     files.append("comparison.png")
     return files
 
