@@ -227,6 +227,16 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         limiter = SafetyLimiter(safety)
         side = max(1, int(round(cfg.size_deg * self.ppd)))
         if cfg.task == "ssvep":
+            fast = [t.label for t in cfg.targets if (t.frequency or 0.0) > 3.0]
+            if fast and not cfg.safety.screened_participant:
+                from bci import SafetyError
+
+                raise SafetyError(
+                    f"ssvep: targets {fast} flicker periodically above 3 Hz, which needs the "
+                    "screened-participant opt-in: bci calibrate --live --screened REASON, or "
+                    "safety.screened_participant and safety.screened_reason in the paradigm "
+                    "(paradigm.screened_reason in a session config)"
+                )
             for i, t in enumerate(cfg.targets):
                 stim = Stimulus(
                     kind="flicker",

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from recordings import muse_ssvep
 
 from bci import ConfigError
 from bci.config._calibration import CalibrationConfig
 from bci.config._load import parse_config
+from recordings import muse_ssvep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,7 +112,7 @@ def test_calibrate_with_population_exports_pooled(
     assert {"features", "pop_features"} <= set(m["strategies"])
     assert "pop_trca" in m["baselines"]
     assert m["population"]["subjects"] == ["subject2", "subject3"]
-    assert m["population"]["prepare_seconds"] > 0
+    assert m["population"]["prepare_seconds"] >= 0  # rounded to 0.1 s: 0.0 on a fast machine
     assert (tmp_path / "out" / "model.onnx").is_file()
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["population"]["n_windows"] > 0
