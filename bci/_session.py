@@ -301,7 +301,7 @@ async def _run(
             config.name,
             f" for {duration:g} s" if duration else "",
         )
-        ends = None
+        ends: list[asyncio.Task] = []  # what stops the session by itself
         if presenter is not None:
             presenter.go()
 
@@ -311,7 +311,7 @@ async def _run(
                 logger.info("paradigm finished: %d trials", presenter.summary["trials"])
                 stop.set()
 
-            ends = asyncio.create_task(end_of_paradigm())
+            ends.append(asyncio.create_task(end_of_paradigm()))
         if sources.finite:
 
             async def end_of_data() -> None:
@@ -320,7 +320,7 @@ async def _run(
                 logger.info("replay finished: end of the recording")
                 stop.set()
 
-            ends = asyncio.create_task(end_of_data())
+            ends.append(asyncio.create_task(end_of_data()))
         watch = (
             asyncio.create_task(_stop_when(mqtt.failed, stop))
             if mqtt is not None and m.on_auth_error == "stop"
@@ -330,7 +330,7 @@ async def _run(
         try:
             await engine.run(duration=duration, stop=stop)
         finally:
-            for task in (ends, watch):
+            for task in (*ends, watch):
                 if task is not None:
                     task.cancel()
             if handle_signals:
