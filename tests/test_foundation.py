@@ -1,4 +1,4 @@
-"""The package, the CLI and configuration validation (issue 2)."""
+"""The package, the CLI and configuration validation."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from dataclasses import replace
 
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 _MATCH = 0.002  # s: a marker and a description this close are the same stimulus
 _HOLD = 0.05  # s: how long a bare marker waits for its description
+_UNTAGGED_GRACE = 3.0  # s: how long a session's participant waits for its own streams
 
 
 def _json_default(obj: object) -> object:
@@ -262,17 +264,24 @@ class SimulatedParticipant:
         self.stop()
 
     # ------------------------------------------------------------ listener thread
-    def _own_first(self, found: list) -> list:
+    def _owned(self, found: list) -> list:
+        return [i for i in found if is_owned(i.source_id(), self.session_id or "")]
+
+    def _own_first(self, found: list, waited: float) -> list:
         """Stimulus streams this participant may follow, its own session's first.
 
         With a session id, a stream tagged with another session's id is never followed (two
-        sessions on one machine publish namesakes); untagged ones (a presenter) are.
+        sessions on one machine publish namesakes). An untagged one (an external presenter)
+        is followed only when none of the session's own has appeared within
+        ``_UNTAGGED_GRACE`` seconds: a stranger's namesake found a moment before the
+        session's own outlet must not win the race.
         """
         if self.session_id is None:
             return found
-        own = [i for i in found if is_owned(i.source_id(), self.session_id)]
-        untagged = [i for i in found if session_of(i.source_id()) is None]
-        return own or untagged
+        own = self._owned(found)
+        if own or waited < _UNTAGGED_GRACE:
+            return own
+        return [i for i in found if session_of(i.source_id()) is None]
 
     def _listen(self) -> None:
         cfg = self.config
@@ -283,11 +292,21 @@ class SimulatedParticipant:
         if cfg.mode == "eeg" and cfg.frames:
             resolvers["frames"] = pylsl.ContinuousResolver(pred=f"name='{cfg.frames}'")
         inlets: dict[str, pylsl.StreamInlet] = {}
+        untagged: set[str] = set()  # kinds followed on an external (untagged) stream
+        started = last_check = time.monotonic()
         try:
             while not self._stop.is_set():
+                recheck = time.monotonic() - last_check > 0.5
+                if recheck:
+                    last_check = time.monotonic()
                 for kind, res in resolvers.items():
+                    if kind in untagged and recheck and self._owned(res.results()):
+                        logger.info("Own %s stream appeared; leaving the untagged one", kind)
+                        inlets.pop(kind).close_stream()
+                        untagged.discard(kind)
+                        self.listening.discard(kind)
                     if kind not in inlets:
-                        found = self._own_first(res.results())
+                        found = self._own_first(res.results(), time.monotonic() - started)
                         if found:
                             inlet = pylsl.StreamInlet(
                                 found[0], max_buflen=30, processing_flags=pylsl.proc_clocksync
@@ -300,6 +319,8 @@ class SimulatedParticipant:
                                 names = spec_from_info(inlet.info(timeout=5.0)).ch_names[1:]
                                 self._frames_q.put(("names", names))
                             inlets[kind] = inlet
+                            if self.session_id and session_of(found[0].source_id()) is None:
+                                untagged.add(kind)
                             self.listening.add(kind)
                             logger.info("Simulated participant listens to %r", found[0].name())
                 idle = True

@@ -1,4 +1,4 @@
-"""Issue 7 acceptance figures on the full shared data (slow; skipped on a fresh clone)."""
+"""Calibration figures on the full shared data (slow; skipped on a fresh clone)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def test_openbci_emg_90_per_file(shared_data: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 7 point 4 not met: subject1 AUC 0.773 (P300) and 0.705 (N170) with the "
-    "exportable pipelines tried (README, 'Calibrate a user')",
+    reason="target not met: subject1 AUC 0.773 (P300) and 0.705 (N170) with the "
+    "exportable pipelines tried",
 )
 def test_muse_erp_subject1_auc(shared_data: Path) -> None:
     rows = {r["name"]: r for r in _run(shared_data, "subject1") if r["name"].startswith("muse-")}

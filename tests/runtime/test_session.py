@@ -11,7 +11,6 @@ from pathlib import Path
 
 import aiomqtt
 import pylsl
-import pytest
 import yaml
 
 from .conftest import EEGPusher, free_port
@@ -206,9 +205,6 @@ async def test_default_config_with_simulated_participant(
     when present, else the tiny test decoder of the same shape.
     """
 
-    sim = pytest.importorskip("bci.devices.simulated")
-    if not hasattr(sim, "SimulatedParticipant"):
-        pytest.skip("devices.simulated.SimulatedParticipant is not built yet (issue 5)")
     from bci._decoder import default_decoder_path
 
     root = Path(__file__).resolve().parents[2]

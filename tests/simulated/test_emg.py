@@ -1,4 +1,4 @@
-"""EMG armband acceptance (issue 5, point 3): RMS + LDA >= 90 % on 8 gestures; fatigue."""
+"""EMG armband acceptance: RMS + LDA >= 90 % on 8 gestures; fatigue."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""P300 oddball acceptance (issue 5, point 2), N170 and image responses, offline API."""
+"""P300 oddball acceptance, N170 and image responses, offline API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The live participant on real LSL outlets/inlets responds to what is pushed (issue 5)."""
+"""The live participant on real LSL outlets/inlets responds to what is pushed."""
 
 from __future__ import annotations
 
@@ -157,3 +157,38 @@ def test_live_emg_gesture_cue(names):
     before = x[:, (ts > t_cue - 1.0) & (ts < t_cue)].std()
     during = x[:, (ts > t_cue + 0.6) & (ts < t_cue + 1.5)].std()
     assert during > 3 * before
+
+
+def test_session_participant_follows_its_own_markers_not_an_earlier_namesake(names):
+    """A stranger's untagged namesake seen first loses to the session's own outlet."""
+    from bci._ownership import new_session_id, owned_source_id
+
+    sid = new_session_id("t")
+    cfg = SimulatedSourceConfig(seed=5, paradigm="none", snr=3.0, artifacts=0.0, **names)
+    stranger = MarkerOutletLSL(names["markers"], "Markers", f"stranger-{names['markers']}")
+    sim = SimulatedParticipant(cfg, session_id=sid).start()
+    truth = SourceLSL(name=names["truth"], timeout=10.0).connect()
+    events: list[dict] = []
+
+    def drain():
+        g = truth.pull()
+        if g is not None:
+            events.extend(json.loads(v) for v in g.data[0])
+
+    try:
+        time.sleep(1.0)  # the stranger is on the network; the session's outlet comes later
+        own = MarkerOutletLSL(names["markers"], "Markers", owned_source_id(names["markers"], sid))
+        assert _wait(lambda: drain() or "marker" in sim.listening, 10.0)
+        assert own.wait_for_consumers(5.0)
+        for _ in range(3):
+            t = pylsl.local_clock() + 0.1
+            stranger.push("ssvep_10.0", t)
+            own.push("target", t + 0.25)
+            time.sleep(0.5)
+        assert _wait(lambda: drain() or len(events) >= 3, 5.0)
+        time.sleep(0.3)
+        drain()
+    finally:
+        truth.disconnect()
+        sim.stop()
+    assert [e["label"] for e in events] == ["target"] * 3

@@ -1,4 +1,4 @@
-"""SSVEP acceptance (issue 5, point 1) and determinism (point 4) with the offline API."""
+"""SSVEP acceptance and determinism with the offline API."""
 
 from __future__ import annotations
 
