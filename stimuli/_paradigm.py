@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -283,3 +284,113 @@ def selection_lines(sel: dict) -> list[str]:
     if "mean_repetitions" in sel:
         lines.append(f"  mean repetitions per selection {sel['mean_repetitions']:.2f}")
     return lines
+
+
+#: File name endings the ``images`` task shows.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def image_files(cfg: ParadigmConfig) -> list[list[Path]]:
+    """The pictures of every target of an ``images`` paradigm, sorted by name.
+
+    Raises
+    ------
+    ConfigError
+        When ``images`` is unset, the folder or a target's subfolder does not exist, or a
+        subfolder holds no picture (names the key and what was looked for).
+    """
+    from bci import ConfigError
+
+    fix = "a folder with one subfolder of pictures per target (or --images FOLDER)"
+    if cfg.images is None:
+        raise ConfigError(
+            f"paradigm {cfg.name!r} shows images but 'images' is not set: set it to {fix}",
+            [("images", None, fix)],
+        )
+    root = Path(cfg.images).expanduser()
+    if not root.is_dir():
+        raise ConfigError(
+            f"images: {str(root)!r} is not a folder; set 'images' to {fix}",
+            [("images", cfg.images, fix)],
+        )
+    out = []
+    for t in cfg.targets:
+        sub = root / (t.folder or t.label)
+        files = (
+            sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if sub.is_dir()
+            else []
+        )
+        if not files:
+            what = "holds no picture" if sub.is_dir() else "does not exist"
+            raise ConfigError(
+                f"images: {str(sub)!r} (target {t.label!r}) {what}; 'images' needs one "
+                f"subfolder per target with {'/'.join(IMAGE_SUFFIXES)} files",
+                [("images", cfg.images, f"a subfolder {sub.name!r} with pictures")],
+            )
+        out.append(files)
+    return out
+
+
+def image_order(cfg: ParadigmConfig, plan: list[Trial], counts: list[int]) -> list[int]:
+    """Which picture of its target each trial shows: every picture once before a repeat.
+
+    Each target's pictures are drawn in a seeded shuffled order (``cfg.seed``), reshuffled
+    when they are used up, so ``plan`` shows as many different pictures as it can.
+    """
+    rng = np.random.default_rng([cfg.seed, 170])
+    queues: list[list[int]] = [[] for _ in counts]
+    out = []
+    for trial in plan:
+        q = queues[trial.target]
+        if not q:
+            q.extend(int(i) for i in rng.permutation(counts[trial.target]))
+        out.append(q.pop(0))
+    return out
+
+
+def write_placeholder_images(folder: str | Path, n: int = 12, size: int = 128) -> Path:
+    """Write simple synthetic faces and houses (PNG) to ``folder/faces`` and ``folder/houses``.
+
+    Greyscale drawings (an oval with eyes and a mouth; a square with a roof, windows and a
+    door), varied in position, size and contrast; for rehearsing the N170 paradigm with the
+    simulated participant and for tests. Real experiments use real photographs.
+
+    Returns
+    -------
+    Path
+        ``folder`` (for the paradigm's ``images`` key).
+    """
+    from PIL import Image
+
+    folder = Path(folder)
+    rng = np.random.default_rng(170)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for kind in ("faces", "houses"):
+        (folder / kind).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            img = np.full((size, size), 0.5)
+            cx, cy = 0.5 + rng.uniform(-0.05, 0.05, 2)
+            s = rng.uniform(0.85, 1.1)
+            c = rng.uniform(0.25, 0.45)
+            if kind == "faces":
+                head = ((xx - cx) / (0.3 * s)) ** 2 + ((yy - cy) / (0.4 * s)) ** 2 < 1
+                img[head] = 0.5 + c
+                for ex in (-0.12, 0.12):
+                    eye = (xx - cx - ex * s) ** 2 + (yy - cy + 0.1 * s) ** 2 < (0.05 * s) ** 2
+                    img[eye] = 0.5 - c
+                mouth = (np.abs(xx - cx) < 0.12 * s) & (np.abs(yy - cy - 0.2 * s) < 0.025 * s)
+                img[mouth] = 0.5 - c
+            else:
+                body = (np.abs(xx - cx) < 0.3 * s) & (yy > cy - 0.1 * s) & (yy < cy + 0.35 * s)
+                img[body] = 0.5 + c
+                roof = (yy <= cy - 0.1 * s) & (yy > cy - 0.4 * s + np.abs(xx - cx))
+                img[roof] = 0.5 - 0.6 * c
+                for wx in (-0.15, 0.15):
+                    win = (np.abs(xx - cx - wx * s) < 0.06 * s) & (np.abs(yy - cy) < 0.06 * s)
+                    img[win] = 0.5 - c
+                door = (np.abs(xx - cx) < 0.06 * s) & (yy > cy + 0.15 * s) & (yy < cy + 0.35 * s)
+                img[door] = 0.5 - c
+            pixels = np.clip(img * 255, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, "L").save(folder / kind / f"{kind[:-1]}_{i:02d}.png")
+    return folder

@@ -12,13 +12,16 @@ Streams (all stamped with flip times on the LSL clock):
   ``target``/``nontarget`` per P300 flash, ``selected_<label>`` for online feedback,
   ``dropped_frames:<n>``, ``pause`` / ``resume`` / ``abort``;
 - ``window.description_stream`` (``bci-stimuli``): a JSON object per cue/onset (``attend``
-  names the cued target) and a ``log`` object per trial (achieved flicker frequency per
+  names the cued target; ``kind: image`` with the picture's file name for the ``images``
+  task) and a ``log`` object per trial (achieved flicker frequency per
   target, duration, frames, dropped frames);
 - ``frame_stream`` (``bci-frames``): one sample per flip, channels ``frame`` and one per
   target with the intensity drawn on that flip.
 
-Keys: ``continue_key`` ends an instruction/break screen, ``pause_key`` pauses between
-trials, ``safety.abort_key`` ends the run at once (the recording stays complete).
+Keys: ``continue_key`` ends an instruction/break screen, ``pause_key`` (pressed at any time)
+pauses at the end of the current trial and shows a pause screen until ``pause_key`` or
+``continue_key`` (``pause`` / ``resume`` markers), ``safety.abort_key`` ends the run at once
+(``abort`` then ``run_end`` markers; the recording stays complete).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from ._paradigm import (
     end_marker,
     flash_posterior,
     flip_stats,
+    image_files,
+    image_order,
     layout_deg,
     pair_decisions,
     plan_trials,
@@ -186,6 +191,10 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         self.feedback_bar = visual.Rect(
             self.win, width=1, height=text_h, pos=(0, -side), fillColor=(-1, 1, -1), lineColor=None
         )
+        self.images: list[list] = []
+        if cfg.task == "images":
+            self.images = [[self._image_stim(f) for f in files] for files in image_files(cfg)]
+        self.key_buffer: list[str] = []
         self.depths = [cfg.depth] * len(labels)
         self.frame_no = 0
         self.reported_dropped = 0
@@ -193,6 +202,19 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         self.latencies: list[float] = []
         self.paused_s = 0.0
         self.stop_event = None  # set by the parent (end of stdin): abort like the abort key
+
+    def _image_stim(self, path: Path):
+        """A picture scaled so its longer side spans ``size_deg`` (aspect ratio kept)."""
+        from PIL import Image
+        from psychopy import visual
+
+        with Image.open(path) as im:
+            w, h = im.size
+        side = self.cfg.size_deg * self.ppd
+        scale = side / max(w, h)
+        return visual.ImageStim(
+            self.win, image=str(path), size=(w * scale, h * scale), units="pix", name=path.name
+        )
 
     # ---------------------------------------------------------------- set-up
     def measure_and_check(self) -> dict:
@@ -237,6 +259,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                     "safety.screened_participant and safety.screened_reason in the paradigm "
                     "(paradigm.screened_reason in a session config)"
                 )
+            shown = []
             for i, t in enumerate(cfg.targets):
                 stim = Stimulus(
                     kind="flicker",
@@ -250,6 +273,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                     background=0.0,
                 )
                 safe, record = limiter(stim)
+                shown.append(safe)
                 self.depths[i] = float(safe.depth if safe.depth is not None else cfg.depth)
                 if safe.size_px != stim.size_px:
                     raise StimulusError(
@@ -258,6 +282,13 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                     )
                 if record.get("clamped"):
                     logger.warning("target %r clamped by the safety limiter: %s", t.label, record)
+            total = limiter.check_simultaneous(shown)  # all targets flicker at once
+            logger.info(
+                "flickering area: %d targets, %.1f deg2 in all (limit %g deg2)",
+                total["flickering"],
+                total["total_deg2"],
+                total["limit_deg2"],
+            )
         else:
             # One box flashes at a time: flashes per second over the whole array vs the
             # WCAG general-flash area limit (25 % of a 10-degree field).
@@ -299,8 +330,19 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         logger.info("feedback from %r (classes %s)", found[0].name(), self.dec_classes)
 
     # ---------------------------------------------------------------- drawing
+    def _poll(self) -> None:
+        """Read the keyboard into the key buffer; abort at once on the abort key."""
+        keys = self.event.getKeys()
+        if keys:
+            self.key_buffer.extend(keys)
+            logger.debug("keys %s", keys)
+        self._check_abort(keys)
+
     def _keys(self) -> list[str]:
-        return self.event.getKeys()
+        """Keys pressed since the last call (read by every 6th frame in between)."""
+        self._poll()
+        keys, self.key_buffer = self.key_buffer, []
+        return keys
 
     def _check_abort(self, keys: list[str]) -> None:
         if self.cfg.safety.abort_key in keys:
@@ -315,8 +357,11 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         fixation: bool = False,
         bar: float | None = None,
         screen: str | None = None,
+        image=None,
     ) -> float:
         """Draw one frame, flip, log it; return the flip time."""
+        if image is not None:
+            image.draw()
         if screen is not None:
             self.screen_text.text = screen
             self.screen_text.draw()
@@ -348,7 +393,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
             self.reported_dropped = self.clock.dropped
             self.markers.push(f"dropped_frames:{n}", t)
         if self.frame_no % 6 == 0:
-            self._check_abort(self._keys())
+            self._poll()
             if self.stop_event is not None and self.stop_event.is_set():
                 raise _Aborted
         return t
@@ -363,6 +408,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         """An instruction/break screen: ``seconds`` or until the continue key."""
         n = self.n_frames(seconds) if seconds > 0 else 10**9
         self.event.clearEvents()
+        self.key_buffer = []
         for _ in range(n):
             self.frame(self.static_levels(), screen=text)
             keys = self._keys()
@@ -375,15 +421,18 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         self._check_abort(keys)
         if self.cfg.pause_key not in keys:
             return
-        t0 = self.frame(self.static_levels(), screen="Paused")
+        text = f"Paused. Press {self.cfg.pause_key} or {self.cfg.continue_key} to continue."
+        t0 = self.frame(self.static_levels(), screen=text)
         self.markers.push("pause", t0)
+        logger.info("paused after trial %d", len(getattr(self, "_done", [])))
         while True:
-            t = self.frame(self.static_levels(), screen="Paused")
+            t = self.frame(self.static_levels(), screen=text)
             keys = self._keys()
             self._check_abort(keys)
             if self.cfg.pause_key in keys or self.cfg.continue_key in keys:
                 self.markers.push("resume", t)
                 self.paused_s += t - t0
+                logger.info("resumed after %.1f s", t - t0)
                 return
 
     def push_desc(self, obj: dict, t: float) -> None:
@@ -412,11 +461,13 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         cue_kw: dict = (
             {"cued": trial.target}
             if cfg.task in ("ssvep", "p300")
+            else {"fixation": True}
+            if cfg.task == "images"
             else {"text": text, "fixation": False}
         )
         for k in range(n_cue):
             t = self.frame(static, **cue_kw)
-            if k == 0:
+            if k == 0 and cfg.task != "images":  # the picture itself is the cue
                 self.markers.push(cue_marker(label), t)
                 self.push_desc(
                     {"v": 1, "id": trial.index, "kind": "cue", "label": cue_marker(label),
@@ -425,13 +476,15 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
                 )  # fmt: skip
         if cfg.task == "p300":
             log = self._p300(trial, label)
+        elif cfg.task == "images":
+            log = self._image(trial, label)
         else:
             log = self._sustained(trial, label, target)
         # rest (and feedback) -------------------------------------------------------------
         hit = log.get("selected_index")
         n_fb = self.n_frames(cfg.timing.feedback) if hit is not None else 0
         n_rest = max(n_fb, self.n_frames(trial.rest) if trial.rest > 0 else 0)
-        fixation = cfg.task in ("mi", "gestures")
+        fixation = cfg.task in ("mi", "gestures", "images")
         for k in range(n_rest):
             t = self.frame(static, hit=hit if k < n_fb else None, fixation=fixation)
             if k == 0 and hit is not None and not log.get("feedback_shown"):
@@ -535,6 +588,53 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         log.update(flip_stats(np.r_[times, t_end], 1.0 / R))
         log["dropped"] = self.clock.dropped - d0
         log.update(selection)
+        self.push_desc(log, t_end)
+        return log
+
+    def _image(self, trial: Trial, label: str) -> dict:
+        """One picture of the cued target for ``timing.stimulus`` (onset marker: the label)."""
+        cfg = self.cfg
+        n = self.n_frames(cfg.timing.stimulus)
+        R = self.clock.refresh_hz
+        stim = self.images[trial.target][self.image_index[trial.index]]
+        d0 = self.clock.dropped
+        times: list[float] = []
+        k = 0
+        t_on = float("nan")
+        while k < n:
+            t = self.frame(self.static_levels(), image=stim)
+            times.append(t)
+            if k == 0:
+                t_on = t
+                self.markers.push(label, t)
+                self.push_desc(
+                    {"v": 1, "id": trial.index, "kind": "image", "label": label,
+                     "duration": cfg.timing.stimulus, "file": stim.name},
+                    t,
+                )  # fmt: skip
+            # on the refresh grid: a dropped frame does not lengthen the picture
+            k = max(k + 1, int(round((self.clock.next_time() - t_on) * R)))
+        t_end = self.frame(self.static_levels(), fixation=True)
+        self.markers.push(end_marker(label), t_end)
+        self.push_desc(
+            {"v": 1, "id": trial.index, "kind": "off", "label": "off", "duration": 0.0}, t_end
+        )
+        dur = t_end - t_on
+        log = {
+            "v": 1,
+            "kind": "log",
+            "trial": trial.index,
+            "label": label,
+            "file": stim.name,
+            "onset": t_on,
+            "duration": float(dur),
+            "requested": cfg.timing.stimulus,
+            "n_frames": n,
+            "frames_drawn": len(times),
+            "frame_error": float((dur - n / R) * R),
+            **flip_stats(np.r_[times, t_end], 1.0 / R),
+        }
+        log["dropped"] = self.clock.dropped - d0
         self.push_desc(log, t_end)
         return log
 
@@ -646,8 +746,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         return flash_posterior(evidence, len(self.cfg.targets))
 
     def pause_if_asked_nonblocking(self) -> None:
-        keys = self._keys()
-        self._check_abort(keys)
+        self._poll()  # abort at once; a pause key waits in the buffer for the trial's end
 
     def close(self) -> None:
         self.win.close()
@@ -687,7 +786,10 @@ def _paradigm_main(settings: ShowSettings, say, stop_event, go=None) -> int:  # 
             w.close()
             return 1
     plan = plan_trials(cfg, settings.trials)
+    if w.images:
+        w.image_index = image_order(cfg, plan, [len(x) for x in w.images])
     logs: list[dict] = []
+    w._done = logs
     aborted = False
     t_start = float("nan")
     w.stop_event = stop_event  # from now on, the parent's stop aborts like the abort key
@@ -854,6 +956,11 @@ class ParadigmPresenter:
         import sys
 
         s = self.settings
+        if s.config.task == "images":
+            image_files(s.config)  # a ConfigError naming 'images' before the window opens
+            s.config = s.config.model_copy(
+                update={"images": str(Path(s.config.images).expanduser().resolve())}
+            )
         args = {
             "config": s.config.model_dump(mode="json", by_alias=True),
             "trials": s.trials,
@@ -888,6 +995,7 @@ class ParadigmPresenter:
             t.cue
             + t.rest
             + (t.soa * t.repetitions * len(cfg.targets) if cfg.task == "p300" else t.stimulus)
+            + (1.0 / cfg.display.refresh_hz if cfg.task == "images" else 0.0)
         )
         if self.settings.decisions:
             per += t.feedback

@@ -25,6 +25,11 @@ What happens on a violation:
   :class:`bci.SafetyError`. With the opt-in (logged at WARNING and recorded with every stimulus)
   the 3-flash rule is waived for it, but its depth is clamped to ``flicker_max_depth`` (and to
   ``flicker_max_depth_15_25hz`` between 15 and 25 Hz) and its size to ``flicker_max_size_deg``.
+  Flickers shown at the same time (SSVEP targets) are checked together
+  (:meth:`SafetyLimiter.check_simultaneous`): the photosensitivity rules count the flickering
+  area in the whole visual field, so their summed area may not exceed
+  ``flicker_max_total_deg2``; above it :class:`bci.SafetyError` is raised (nothing is shrunk
+  silently: the layout is the experimenter's).
 - Any other stimulus that flashes (a frame sequence, a flashing image) has its temporal modulation
   depth reduced; if that would leave less than ``min_depth``, its displayed area is reduced below the
   limit; if that is impossible too, it raises :class:`bci.SafetyError`.
@@ -408,6 +413,48 @@ class SafetyLimiter:
             stim = stim.with_(size_px=new)
         record["waived"] = [v.as_dict() for v in self.flash_violations(stim)]
         return stim
+
+    def check_simultaneous(self, stims: list[Stimulus]) -> dict:
+        """Check stimuli that flicker at the same time against the summed-area limit.
+
+        Parameters
+        ----------
+        stims : list of Stimulus
+            Everything on screen at once, after the per-stimulus limiter (:meth:`__call__`).
+            Periodic flickers above 3 Hz count, with their displayed area.
+
+        Returns
+        -------
+        dict
+            ``flickering`` (how many), ``total_deg2`` and ``limit_deg2``.
+
+        Raises
+        ------
+        SafetyError
+            When the summed area exceeds ``flicker_max_total_deg2`` (names the key).
+        """
+        cfg = self.config
+        ppd = px_per_degree(cfg.monitor)
+        flick = [
+            s
+            for s in stims
+            if s.kind == "flicker" and float(s.frequency or 0.0) > MAX_FLASHES_PER_S
+        ]
+        areas = [s.display_px[0] * s.display_px[1] / ppd**2 for s in flick]
+        total = float(sum(areas))
+        record = {
+            "flickering": len(flick),
+            "total_deg2": round(total, 3),
+            "limit_deg2": cfg.flicker_max_total_deg2,
+        }
+        if total > cfg.flicker_max_total_deg2:
+            raise SafetyError(
+                f"{len(flick)} stimuli flicker at once over {total:.1f} deg2 in all "
+                f"({', '.join(f'{s.label} {a:.1f}' for s, a in zip(flick, areas, strict=True))}"
+                f" deg2), above safety.flicker_max_total_deg2 = "
+                f"{cfg.flicker_max_total_deg2:g} deg2: make them smaller (size_deg) or fewer"
+            )
+        return record
 
     def _flashes_anywhere(self, stim: Stimulus) -> bool:
         frames, _ = _subsample(stim.render(self.config.monitor.refresh_hz, min(stim.duration, 1.0)))

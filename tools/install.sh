@@ -11,7 +11,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 # System packages: mosquitto (MQTT broker used by the tests), Xvfb + Mesa (PsychoPy without a screen),
 # Chromium + its driver (the live view's browser tests).
-apt_pkgs=(mosquitto mosquitto-clients openssl xvfb xauth libgl1-mesa-dri libglu1-mesa chromium chromium-driver)
+apt_pkgs=(mosquitto mosquitto-clients openssl xvfb xauth xdotool libgl1-mesa-dri libglu1-mesa chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

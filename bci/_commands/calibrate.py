@@ -20,6 +20,8 @@ PARADIGMS = {
     "sim-p300": "sim-p300",
 }
 LIVE_SIM = {"sim-ssvep": "ssvep", "sim-p300": "p300"}
+#: Exit status of ``bci calibrate --live`` ended by the abort key (as after Ctrl-C).
+ABORTED = 130
 
 
 def calibrate(
@@ -55,7 +57,8 @@ def calibrate(
         bool,
         typer.Option(
             "--live",
-            help="Run the paradigm live, record it, then train: -p ssvep|p300|mi|gestures|eyes "
+            help="Run the paradigm live, record it, then train: -p "
+            "ssvep|p300|mi|gestures|eyes|n170 "
             "with --source (PsychoPy window), or -p sim-ssvep (headless, virtual time).",
         ),
     ] = False,
@@ -81,6 +84,15 @@ def calibrate(
             "--screened",
             help="--live SSVEP opt-in: who screened the participant for photosensitive "
             "epilepsy and how (periodic flicker is refused without it).",
+        ),
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images",
+            help="--live -p n170: folder with a 'faces' and a 'houses' subfolder of pictures "
+            "(overrides the paradigm's 'images'; the simulated participant gets generated "
+            "placeholders without it).",
         ),
     ] = None,
     no_extras: Annotated[
@@ -134,10 +146,18 @@ def calibrate(
 
             if paradigm is None:
                 raise ConfigError(f"--live needs -p {'|'.join(LIVE_PARADIGMS)} (or a YAML path)")
-            rec, live_cfg, _ = live_recording(
-                paradigm, source or "simulated", trials=trials, screened=screened
+            rec, live_cfg, summary = live_recording(
+                paradigm, source or "simulated", trials=trials, screened=screened, images=images
             )
             typer.echo(f"recorded {rec}")
+            if summary.get("aborted"):
+                typer.echo(
+                    f"aborted with the abort key after {summary['trials']} of "
+                    f"{summary['planned']} trials; the recording is complete and kept, nothing "
+                    f"was trained (train on it with bci calibrate --data {rec})",
+                    err=True,
+                )
+                raise typer.Exit(ABORTED)
             if config is None and live_cfg is None:
                 typer.echo(f"{rec}: the paradigm names no calibration config; pass --config")
                 return

@@ -60,6 +60,12 @@ class SafetyConfig(ConfigModel):
     flicker_max_size_deg: float = Field(
         8.0, gt=0, description="Opt-in only: largest flickering stimulus (diameter in degrees)."
     )
+    flicker_max_total_deg2: float = Field(
+        78.5,
+        gt=0,
+        description="Opt-in only: largest summed area (square degrees) of all stimuli "
+        "flickering at the same time (default: the area of a 10-degree field).",
+    )
     stripe_max_pairs: int = Field(
         5, ge=1, description="EFA: most light-dark stripe pairs at high contrast."
     )

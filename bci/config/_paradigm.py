@@ -14,6 +14,8 @@ Tasks (``task:``):
 - ``mi``: motor imagery cues (an arrow or a word per target), fixation, rest.
 - ``gestures``: EMG gesture cues (text), hold, rest.
 - ``eyes``: eyes open / eyes closed rest blocks.
+- ``images``: one image per trial from the cued target's folder (``images``/``<folder>``),
+  e.g. faces vs houses (N170); fixation cross between images, no cue.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pydantic import Field, model_validator
 from ._base import ConfigModel
 from ._closed_loop import PresenterConfig, SafetyConfig
 
-ParadigmTask = Literal["ssvep", "p300", "mi", "gestures", "eyes"]
+ParadigmTask = Literal["ssvep", "p300", "mi", "gestures", "eyes", "images"]
 
 
 class TargetConfig(ConfigModel):
@@ -50,6 +52,12 @@ class TargetConfig(ConfigModel):
     )
     gesture: int | None = Field(
         None, ge=0, description="Gestures: the armband gesture index this cue asks for."
+    )
+    folder: str | None = Field(
+        None,
+        pattern=r"^[^/\\]+$",
+        description="Images: subfolder of the paradigm's images folder holding this "
+        "target's pictures; null takes the label.",
     )
 
 
@@ -126,7 +134,7 @@ class ParadigmConfig(ConfigModel):
         ..., pattern=r"^[a-z0-9_-]+$", description="Paradigm name (file names, report)."
     )
     task: ParadigmTask = Field(
-        ..., description="ssvep | p300 | mi | gestures | eyes: how a trial is drawn."
+        ..., description="ssvep | p300 | mi | gestures | eyes | images: how a trial is drawn."
     )
     targets: list[TargetConfig] = Field(
         ..., min_length=2, description="Targets or cued classes, in the decoder's class order."
@@ -137,7 +145,16 @@ class ParadigmConfig(ConfigModel):
     seed: int = Field(0, description="Seed of the trial order, flash order and jitter.")
     timing: TimingConfig = Field(default_factory=TimingConfig)
     size_deg: float = Field(
-        3.0, gt=0, description="Target size (side of the box, or text height) in degrees."
+        3.0,
+        gt=0,
+        description="Target size in degrees: side of the box, text height, or the longer "
+        "side of an image (aspect ratio kept).",
+    )
+    images: str | None = Field(
+        None,
+        description="Images: folder with one subfolder of pictures (png, jpg, bmp, gif, "
+        "tif) per target (the target's folder, or its label); relative paths are from the "
+        "working directory. bci calibrate --live --images FOLDER sets it.",
     )
     layout_radius_deg: float = Field(
         6.0, ge=0, description="Radius of the circle targets sit on when position_deg is null."
@@ -197,6 +214,10 @@ class ParadigmConfig(ConfigModel):
             missing = [t.label for t in self.targets if t.gesture is None]
             if missing:
                 raise ValueError(f"gestures: targets {missing} need a gesture index")
+        if self.task == "images":
+            folders = [t.folder or t.label for t in self.targets]
+            if len(set(folders)) != len(folders):
+                raise ValueError(f"images: target folders must differ, got {folders}")
         if self.task == "p300" and self.timing.flash >= self.timing.soa:
             raise ValueError("p300: timing.flash must be shorter than timing.soa")
         return self
@@ -211,7 +232,7 @@ class SessionParadigmConfig(ConfigModel):
     """A paradigm shown during a decoding session, with the decoded result as feedback."""
 
     name: str = Field(
-        ..., description="Shipped paradigm (ssvep, p300, mi, gestures, eyes) or a YAML path."
+        ..., description="Shipped paradigm (ssvep, p300, mi, gestures, eyes, n170) or a YAML path."
     )
     trials: int | None = Field(
         None, ge=1, description="Cued trials (selections); null takes the paradigm's."

@@ -249,7 +249,7 @@ def _wait_connected(recorder, n: int, timeout: float = 10.0) -> None:
     time.sleep(0.5)  # the inlets open their streams
 
 
-LIVE_PARADIGMS = ("ssvep", "p300", "mi", "gestures", "eyes")
+LIVE_PARADIGMS = ("ssvep", "p300", "mi", "gestures", "eyes", "n170")
 
 
 def live_recording(
@@ -262,14 +262,15 @@ def live_recording(
     seed: int = 0,
     pace_hz: float | None = None,
     unique_streams: bool = False,
+    images: str | Path | None = None,
 ):
     """Record one live calibration run of a paradigm; return the file and its calibration config.
 
     Parameters
     ----------
     paradigm : str
-        A shipped paradigm (``ssvep``, ``p300``, ``mi``, ``gestures``, ``eyes``) or a
-        ``paradigm_*.yaml`` path.
+        A shipped paradigm (``ssvep``, ``p300``, ``mi``, ``gestures``, ``eyes``, ``n170``)
+        or a ``paradigm_*.yaml`` path.
     source : str
         ``simulated``, ``brainflow:<board>`` or ``lsl:<name>`` (:func:`parse_source`).
     trials : int | None
@@ -279,6 +280,10 @@ def live_recording(
         and how (sets ``safety.screened_participant``).
     directory : path-like
         Where the XDF goes (``<paradigm>_<date-time>.xdf``).
+    images : path-like | None
+        Picture folder of an ``images`` paradigm (overrides its ``images`` key). With the
+        simulated participant and no folder at all, generated placeholder faces and houses
+        are shown (it responds to the labels, not the pictures).
 
     Returns
     -------
@@ -286,13 +291,24 @@ def live_recording(
         The recording, the paradigm's calibration config (``None`` when it names none) and
         the presenter's timing summary.
     """
+    import tempfile
     import time
+    from contextlib import ExitStack
 
     from bci.config import load_config
     from bci.config._calibration import CalibrationConfig
     from bci.stimuli._paradigm_show import load_paradigm
 
     cfg = load_paradigm(paradigm)
+    if images is not None:
+        if cfg.task != "images":
+            from bci import ConfigError
+
+            raise ConfigError(
+                f"--images: paradigm {cfg.name!r} shows no pictures (task {cfg.task!r})",
+                [("--images", str(images), "only with an images paradigm such as -p n170")],
+            )
+        cfg = cfg.model_copy(update={"images": str(images)})
     if screened:
         cfg = cfg.model_copy(
             update={
@@ -304,9 +320,19 @@ def live_recording(
     src = parse_source(source, mode="emg" if cfg.task == "gestures" else "eeg", seed=seed)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(directory) / f"{cfg.name}_{stamp}.xdf"
-    path, summary = record_live(
-        cfg, src, path, trials=trials, pace_hz=pace_hz, unique_streams=unique_streams
-    )
+    with ExitStack() as stack:
+        if cfg.task == "images" and cfg.images is None and src.kind == "simulated":
+            from bci.stimuli._paradigm import write_placeholder_images
+
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bci-images-"))
+            cfg = cfg.model_copy(update={"images": str(write_placeholder_images(folder))})
+            logger.info(
+                "no 'images' folder given: showing generated placeholder pictures to the "
+                "simulated participant (a real participant needs --images FOLDER)"
+            )
+        path, summary = record_live(
+            cfg, src, path, trials=trials, pace_hz=pace_hz, unique_streams=unique_streams
+        )
     calib = None
     if cfg.calibration:
         cpath = Path(cfg.calibration)

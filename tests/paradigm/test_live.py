@@ -160,3 +160,11 @@ def test_abort_ends_the_run_at_once_and_the_recording_stays_loadable(
     values = [v[0] for v in s[f"mk-{uid}"]["time_series"]]
     assert "abort" in values and values[-1] == "run_end"
     assert len(s[f"fr-{uid}"]["time_stamps"]) > 100
+
+
+def test_ssvep_targets_too_large_together_are_refused_naming_the_key(uid: str) -> None:
+    from bci import SafetyError
+
+    cfg = _unique(load_paradigm("ssvep"), uid, size_deg=5.0, layout_radius_deg=7.0)
+    with pytest.raises(SafetyError, match=r"4 stimuli flicker at once.*flicker_max_total_deg2"):
+        ParadigmPresenter(cfg, trials=1).start()

@@ -241,3 +241,31 @@ def test_sequence_guard_catches_flashing_across_stimuli():
         )
         assert slow.check(stim) == []
         slow.shown(stim)
+
+
+def _flicker(label: str, side_deg: float, freq: float = 10.0) -> Stimulus:
+    from bci.stimuli._safety import px_per_degree
+
+    side = int(round(side_deg * px_per_degree(MonitorConfig())))
+    return Stimulus(
+        kind="flicker", label=label, duration=2.0, image=np.ones((8, 8)), frequency=freq,
+        phase=0.0, depth=0.8, size_px=(side, side), background=0.0,
+    )  # fmt: skip
+
+
+def test_simultaneous_flickers_are_limited_by_their_summed_area():
+    lim = _opt_in()
+    # four 3-degree targets (the shipped SSVEP layout): 36 deg2, under 78.5
+    ok = lim.check_simultaneous([_flicker(f"f{i}", 3.0) for i in range(4)])
+    assert ok["flickering"] == 4 and ok["total_deg2"] == pytest.approx(36.0, rel=0.02)
+    # each 5-degree target passes alone (<= 8 deg), four together are 100 deg2
+    targets = [_flicker(f"f{i}", 5.0) for i in range(4)]
+    for t in targets:
+        lim(t)
+    with pytest.raises(SafetyError, match=r"4 stimuli flicker at once over 10\d\.\d deg2") as e:
+        lim.check_simultaneous(targets)
+    assert "safety.flicker_max_total_deg2 = 78.5" in str(e.value)
+    # the limit is a config key; slow (<= 3 Hz) modulation does not count
+    assert _opt_in(flicker_max_total_deg2=120.0).check_simultaneous(targets)["flickering"] == 4
+    slow = [_flicker(f"s{i}", 5.0, freq=2.0) for i in range(4)]
+    assert lim.check_simultaneous(slow) == {"flickering": 0, "total_deg2": 0.0, "limit_deg2": 78.5}
