@@ -183,7 +183,8 @@ def selection_summary(summary: dict, labels: list[str]) -> dict:
     dict
         ``selections``, ``correct``, ``accuracy``, ``itr_bits_per_min`` (over the mean time
         from one trial onset to the next), ``mean_repetitions`` (flash paradigms),
-        ``loop_latency_ms`` and ``dropped_frames``.
+        ``loop_latency_ms``, ``dropped_frames``, and ``trials`` / ``planned`` / ``aborted``
+        (ended by the abort key).
     """
     logs = [g for g in summary.get("logs", []) if g.get("selected_index") is not None]
     n = len(logs)
@@ -203,6 +204,9 @@ def selection_summary(summary: dict, labels: list[str]) -> dict:
         "loop_latency_ms": summary.get("loop_latency_ms"),
         "dropped_frames": summary.get("dropped_frames"),
         "refresh_hz": summary.get("refresh_hz"),
+        "trials": summary.get("trials"),
+        "planned": summary.get("planned"),
+        "aborted": bool(summary.get("aborted")),
     }
     reps = [g["repetitions"] for g in logs if "repetitions" in g]
     if reps:
@@ -283,6 +287,11 @@ def selection_lines(sel: dict) -> list[str]:
     ]
     if "mean_repetitions" in sel:
         lines.append(f"  mean repetitions per selection {sel['mean_repetitions']:.2f}")
+    if sel.get("aborted"):
+        lines.append(
+            f"  aborted with the abort key after {sel.get('trials')} of {sel.get('planned')} "
+            "trials (the recording is complete)"
+        )
     return lines
 
 

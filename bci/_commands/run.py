@@ -103,6 +103,8 @@ def run(
                 )
             if result.recording is not None:
                 typer.echo(f"recording: {result.recording}")
+            if result.summary.get("paradigm", {}).get("aborted"):
+                raise typer.Exit(130)  # the abort key, as after Ctrl-C
         else:
             typer.echo(f"closed-loop report: {result}")
 

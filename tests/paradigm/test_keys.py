@@ -36,13 +36,13 @@ def _press(key: str) -> None:
 class _Markers:
     """The run's marker stream, read as it arrives."""
 
-    def __init__(self, name: str, proc: subprocess.Popen) -> None:
-        self.proc = proc
+    def __init__(self, name: str, proc: subprocess.Popen, log: Path) -> None:
+        self.proc, self.log = proc, log
         end = time.monotonic() + 90.0
         found: list = []
         while not found and time.monotonic() < end and proc.poll() is None:
             found = pylsl.resolve_bypred(f"name='{name}'", 1, 1.0)
-        assert found, f"marker stream {name!r} did not appear (exit code {proc.poll()})"
+        assert found, f"marker stream {name!r} did not appear (exit code {proc.poll()}){self}"
         self.inlet = pylsl.StreamInlet(found[0], max_buflen=60)
         self.inlet.open_stream(timeout=10.0)
         self.values: list[str] = []
@@ -54,8 +54,11 @@ class _Markers:
             self.values += [c[0] for c in chunk]
             if pred(self.values):
                 return
-            assert self.proc.poll() is None, f"run ended early: {self.values[-5:]}"
-        raise AssertionError(f"timed out; markers so far {self.values[-10:]}")
+            assert self.proc.poll() is None, f"run ended early: {self.values[-5:]}{self}"
+        raise AssertionError(f"timed out; markers so far {self.values[-10:]}{self}")
+
+    def __str__(self) -> str:
+        return "\n" + self.log.read_text()[-3000:]
 
     def close(self) -> None:
         self.inlet.close_stream()
@@ -87,17 +90,17 @@ def test_pause_then_abort_keys_leave_a_gap_markers_and_a_complete_xdf(
     paradigm = tmp_path / "paradigm_keys.yaml"
     paradigm.write_text(yaml.safe_dump(cfg))
     bci = Path(sys.executable).with_name("bci")
+    log = (tmp_path / "calibrate.log").open("w")  # a file: a full pipe would block the run
     proc = subprocess.Popen(
         [str(bci), "calibrate", "--live", "-p", str(paradigm), "--source", "simulated",
          "-o", str(tmp_path / "model")],
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
     )  # fmt: skip
     markers = None
     try:
-        markers = _Markers(f"mk-{uid}", proc)
+        markers = _Markers(f"mk-{uid}", proc, tmp_path / "calibrate.log")
         markers.wait_for(lambda v: sum(x in ONSETS for x in v) >= 3, timeout=60)
         _press("p")  # mid-run: the pause comes at the end of the current trial
         markers.wait_for(lambda v: "pause" in v, timeout=10)
@@ -112,8 +115,9 @@ def test_pause_then_abort_keys_leave_a_gap_markers_and_a_complete_xdf(
         markers.close()  # inlets close before their outlets go
         markers = None
         _press("Escape")
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
+        log.close()
         if markers is not None:
             markers.close()
         if proc.poll() is None:
@@ -122,6 +126,7 @@ def test_pause_then_abort_keys_leave_a_gap_markers_and_a_complete_xdf(
     # the pause screen: a still screen with text, no picture coming
     assert np.array_equal(first, second)
     assert (first > 200).sum() > 50  # white text on black
+    out = (tmp_path / "calibrate.log").read_text()
     assert proc.returncode == 130, out
     assert "aborted with the abort key" in out and "nothing was trained" in out
     assert not (tmp_path / "model" / "model.onnx").exists()
@@ -149,3 +154,73 @@ def test_pause_then_abort_keys_leave_a_gap_markers_and_a_complete_xdf(
     assert flips[-1] >= times[-1] - 1e-3  # run_end is a flip (per-stream clock sync)
     eeg = next(st for st in streams if st["info"]["type"][0] == "EEG")
     assert eeg["time_stamps"][0] < times[0] and eeg["time_stamps"][-1] > times[-1]
+
+
+@pytest.mark.timeout(240)
+def test_abort_key_ends_an_online_session_with_status_130_and_a_complete_xdf(
+    tmp_path: Path, uid: str
+) -> None:
+    """``bci run`` with a paradigm on screen: Escape in the window ends the whole session."""
+    import pyxdf
+    from runtime.conftest import export_tiny_onnx
+
+    root = Path(__file__).resolve().parents[2]
+    paradigm = yaml.safe_load((root / "configs" / "paradigm_mi.yaml").read_text())
+    paradigm.pop("calibration")
+    paradigm.update(
+        instruction_seconds=0.5,
+        frame_stream=f"fr-{uid}",
+        window={"marker_stream": f"mk-{uid}", "description_stream": f"ds-{uid}",
+                "size": [800, 600]},
+    )  # fmt: skip
+    (tmp_path / "paradigm_mi_keys.yaml").write_text(yaml.safe_dump(paradigm))
+    labels = [t["label"] for t in paradigm["targets"]]
+    decoder = export_tiny_onnx(tmp_path / "mi.onnx", classes=labels)
+    session = {
+        "name": f"keys-{uid}",
+        "sources": [
+            {"kind": "simulated", "paradigm": "none", "name": f"sig-{uid}",
+             "truth": f"truth-{uid}", "markers": f"mk-{uid}", "stimuli": f"ds-{uid}",
+             "frames": f"fr-{uid}"}
+        ],
+        "decoder": {"path": str(decoder)},
+        "window": {"length": 1.0, "hop": 0.25, "mode": "sliding"},
+        "paradigm": {"name": str(tmp_path / "paradigm_mi_keys.yaml"), "trials": 10},
+        "recording": {"enabled": True, "directory": str(tmp_path / "recordings")},
+        "outputs": {"mqtt": {"enabled": False}, "lsl": {"name": f"dec-{uid}"}},
+    }  # fmt: skip
+    (tmp_path / "session.yaml").write_text(yaml.safe_dump(session))
+    log = (tmp_path / "run.log").open("w")
+    bci = Path(sys.executable).with_name("bci")
+    proc = subprocess.Popen(
+        [str(bci), "run", str(tmp_path / "session.yaml")], cwd=tmp_path, stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    markers = None
+    try:
+        markers = _Markers(f"mk-{uid}", proc, tmp_path / "run.log")
+        markers.wait_for(lambda v: any(x.endswith("s") and x[:-1] in labels for x in v), 60)
+        time.sleep(1.0)  # mid-trial
+        markers.close()
+        markers = None
+        _press("Escape")
+        proc.wait(timeout=60)
+    finally:
+        log.close()
+        if markers is not None:
+            markers.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = (tmp_path / "run.log").read_text()
+    assert proc.returncode == 130, out
+    assert "aborted with the abort key after 0 of 10 trials" in out
+    rec = next((tmp_path / "recordings").rglob("*.xdf"))
+    streams, _ = pyxdf.load_xdf(str(rec), dejitter_timestamps=False)
+    s = {st["info"]["name"][0]: st for st in streams}
+    values = [v[0] for v in s[f"mk-{uid}"]["time_series"]]
+    assert values[-2:] == ["abort", "run_end"]
+    assert not any(v.endswith("e") and v[:-1] in labels for v in values)  # ended mid-trial
+    eeg = s[f"sig-{uid}"]["time_stamps"]
+    assert eeg[-1] > s[f"mk-{uid}"]["time_stamps"][-1]
+    assert len(s[f"dec-{uid}"]["time_stamps"]) > 5  # decisions recorded up to the end
