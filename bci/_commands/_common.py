@@ -101,6 +101,14 @@ def cli_values(model: type[M], values: dict[str, object], flags: dict[str, str],
         ) from None
 
 
+def check_duration(duration: float | None, flag: str = "--duration") -> None:
+    """Validate a stop-after-seconds flag with the rule of a session's ``duration`` key."""
+    if duration is not None:
+        from ..config import SessionConfig
+
+        cli_values(SessionConfig, {"duration": duration}, {"duration": flag})
+
+
 def not_built(name: str, issue: str) -> Callable[..., None]:
     """A placeholder for a subcommand that does not exist yet: it says so and exits 1."""
 
