@@ -853,6 +853,9 @@ class ParadigmPresenter:
         import subprocess
         import sys
 
+        from ._presenter import require_display
+
+        require_display()
         s = self.settings
         args = {
             "config": s.config.model_dump(mode="json", by_alias=True),
