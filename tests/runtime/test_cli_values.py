@@ -66,3 +66,15 @@ def test_bci_record_without_streams_lists_them_and_exits_2(tmp_path: Path, uid: 
     assert f"visible-{uid}" in res.output and f"src-{uid}" in res.output
     assert "--streams" in res.output and "--all" in res.output
     assert not (tmp_path / "x.xdf").exists()
+
+
+def test_live_calibration_trials_are_checked_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(
+        app, ["calibrate", "--live", "-p", "mi", "--trials", "-3", "-o", str(tmp_path / "m")]
+    )
+    assert res.exit_code == 2, res.output
+    assert "--trials -3" in res.output and "config key 'trials'" in res.output
+    assert list(tmp_path.iterdir()) == []  # no recording, no model folder
