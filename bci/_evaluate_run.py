@@ -425,10 +425,13 @@ def decode_recording(
     dec = DecoderONNX(decoder, provider="auto", threads=1)
     out: list[DecodedRecording] = []
     sfreq = calibration.sfreq if calibration is not None else None
+    layout = calibration.layout if calibration is not None else None  # CSV columns, as calibrated
     for path in recordings:
         path = Path(path)
         prefix = f"eval-{os.getpid()}-{uuid.uuid4().hex[:6]}-" if speed is not None else ""
-        player = ReplayLSL(path, speed=speed or 1.0, sfreq=sfreq, source_prefix=prefix)
+        player = ReplayLSL(
+            path, speed=speed or 1.0, mapping=layout, sfreq=sfreq, source_prefix=prefix
+        )
         rec = player.recording
         sig = _pick_signal(rec.signals, dec, calibration)
         if sig is None:

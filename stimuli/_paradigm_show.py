@@ -955,6 +955,9 @@ class ParadigmPresenter:
         import subprocess
         import sys
 
+        from ._presenter import require_display
+
+        require_display()
         s = self.settings
         if s.config.task == "images":
             image_files(s.config)  # a ConfigError naming 'images' before the window opens

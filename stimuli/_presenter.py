@@ -28,6 +28,30 @@ from ._stimulus import Stimulus
 logger = logging.getLogger(__name__)
 
 
+def require_display() -> None:
+    """Raise a :class:`StimulusError` that says why, when no screen can be opened.
+
+    Call it before importing ``psychopy.visual`` or ``psychopy.event``: importing them
+    connects to the display, and pyglet's own message is only ``Cannot connect to "None"``.
+    """
+    import os
+
+    import pyglet
+
+    try:
+        pyglet.canvas.get_display()
+    except Exception as exc:
+        if type(exc).__name__ != "NoSuchDisplayException":
+            raise
+        display = os.environ.get("DISPLAY")
+        where = f"display {display!r} cannot be reached" if display else "DISPLAY is not set"
+        raise StimulusError(
+            f"no screen to show the paradigm on: {where}. Run it on the participant's screen "
+            "(set DISPLAY, e.g. DISPLAY=:0), or under a virtual display for a dry run: "
+            "xvfb-run -a bci ..."
+        ) from None
+
+
 # -- flip timing (shared by every presenter) ---------------------------------------------
 def frame_period(times) -> float:
     """Frame period (s) from flip times, robust to late wake-ups and dropped frames.
@@ -473,6 +497,7 @@ class Presenter:
         """Open the window (idempotent); returns once it is on screen."""
         if self._proc is not None and self._proc.is_alive():
             return self
+        require_display()
         self._proc = self._ctx.Process(
             target=_window_process,
             args=(self.settings, self._commands, self._replies),

@@ -101,6 +101,25 @@ def cli_values(model: type[M], values: dict[str, object], flags: dict[str, str],
         ) from None
 
 
+def check_flag(model: type, key: str, value: object, flag: str) -> None:
+    """Validate one flag with the rule of config key ``key`` of ``model`` (``None``: unset)."""
+    if value is None:
+        return
+    from pydantic import create_model
+
+    field = model.model_fields[key]
+    cli_values(
+        create_model(model.__name__, **{key: (field.annotation, field)}), {key: value}, {key: flag}
+    )
+
+
+def check_duration(duration: float | None, flag: str = "--duration") -> None:
+    """Validate a stop-after-seconds flag with the rule of a session's ``duration`` key."""
+    from ..config import SessionConfig
+
+    check_flag(SessionConfig, "duration", duration, flag)
+
+
 def not_built(name: str, issue: str) -> Callable[..., None]:
     """A placeholder for a subcommand that does not exist yet: it says so and exits 1."""
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from ._common import check_duration, cli_errors
 
 #: ``tools/`` of the source checkout this package runs from (None when installed from a wheel).
 _CHECKOUT = Path(__file__).resolve().parents[2]
@@ -57,6 +57,7 @@ def bench(
     from .._errors import BCIError
 
     with cli_errors():
+        check_duration(duration)
         files = sorted(TOOLS.glob("bench_*.py")) if TOOLS is not None else []
         if not files:
             raise BCIError(

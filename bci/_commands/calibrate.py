@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from ._common import check_flag, cli_errors
 
 PARADIGMS = {
     "ssvep": "muse-ssvep",
@@ -63,7 +63,8 @@ def calibrate(
         ),
     ] = False,
     live_seconds: Annotated[
-        float, typer.Option("--live-seconds", help="Length of the live paradigm in seconds.")
+        float,
+        typer.Option("--live-seconds", min=1.0, help="Length of the live paradigm in seconds."),
     ] = 120.0,
     source: Annotated[
         str | None,
@@ -146,6 +147,9 @@ def calibrate(
 
             if paradigm is None:
                 raise ConfigError(f"--live needs -p {'|'.join(LIVE_PARADIGMS)} (or a YAML path)")
+            from bci.config._paradigm import ParadigmConfig
+
+            check_flag(ParadigmConfig, "trials", trials, "--trials")
             rec, live_cfg, summary = live_recording(
                 paradigm, source or "simulated", trials=trials, screened=screened, images=images
             )

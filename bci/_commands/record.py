@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from ._common import check_duration, cli_errors
 
 
 def record(
@@ -41,8 +41,7 @@ def record(
 
     log = logging.getLogger("bci.record")
     with cli_errors():
-        if duration is not None and not duration > 0:
-            raise ConfigError(f"--duration must be > 0 seconds, got {duration:g}.")
+        check_duration(duration)
         if not resolve_timeout > 0:
             raise ConfigError(f"--resolve-timeout must be > 0 seconds, got {resolve_timeout:g}.")
         if streams and all_streams:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .._errors import ConfigError
-from ._common import cli_errors, cli_values
+from ._common import check_duration, cli_errors, cli_values
 
 
 def replay(
@@ -63,8 +63,7 @@ def replay(
             {"path": str(file), "speed": speed, "loop": loop, "sfreq": sfreq},
             {"speed": "--speed", "sfreq": "--sfreq", "path": "FILE"},
         )
-        if duration is not None and not duration > 0:
-            raise ConfigError(f"--duration must be > 0 seconds, got {duration:g}.")
+        check_duration(duration)
         if wait < 0:
             raise ConfigError(f"--wait must be >= 0 seconds, got {wait:g}.")
         stim: str | list[str] | bool | None = None

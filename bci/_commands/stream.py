@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors
+from ._common import check_duration, cli_errors
 
 
 def stream(
@@ -39,6 +39,7 @@ def stream(
 
     log = logging.getLogger("bci.stream")
     with cli_errors():
+        check_duration(duration)
         params = {}
         for item in param or []:
             if "=" not in item:

@@ -167,6 +167,11 @@ def test_unknown_csv_layout_from_the_cli(generated: Generated, tmp_path: Path) -
     cfg_file.write_text(yaml.safe_dump(cfg))
     res = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "c")])
     assert res.exit_code == 0, res.output
+    # bci evaluate reads the files with the layout the decoder was calibrated with
+    ev = tmp_path / "ev"
+    res = CliRunner().invoke(app, ["evaluate", str(tmp_path / "c"), csvs[1], "-o", str(ev)])
+    assert res.exit_code == 0, res.output
+    assert json.loads((ev / "evaluation.json").read_text())["files"]
     res = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "d"), "--mapping", "nope.yaml"])
     assert res.exit_code == 2 and "--mapping nope.yaml: no such file" in res.output
 

@@ -33,12 +33,25 @@ def test_bci_replay_speed_and_sfreq_are_checked_like_the_config_keys(tmp_path: P
         assert flag in res.output and "greater than 0" in res.output
 
 
-def test_bci_record_duration_is_checked(tmp_path: Path) -> None:
-    res = CliRunner().invoke(
-        app, ["record", "-o", str(tmp_path / "x.xdf"), "--all", "--duration", "-5"]
-    )
-    assert res.exit_code == 2 and "--duration" in res.output
-    assert not (tmp_path / "x.xdf").exists()
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["record", "-o", "x.xdf", "--all"],
+        ["replay", "any.csv"],
+        ["stream", "--board", "synthetic"],
+        ["bench", "--only", "runtime"],
+    ],
+)
+@pytest.mark.parametrize("value", ["-5", "0"])
+def test_every_stop_after_flag_is_checked_like_the_session_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], value: str
+) -> None:
+    """Checked before anything starts: no board streams, no file is written."""
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, [*command, "--duration", value])
+    assert res.exit_code == 2, res.output
+    assert "--duration" in res.output and "the same rule as config key 'duration'" in res.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bci_record_without_streams_lists_them_and_exits_2(tmp_path: Path, uid: str) -> None:
@@ -53,3 +66,15 @@ def test_bci_record_without_streams_lists_them_and_exits_2(tmp_path: Path, uid: 
     assert f"visible-{uid}" in res.output and f"src-{uid}" in res.output
     assert "--streams" in res.output and "--all" in res.output
     assert not (tmp_path / "x.xdf").exists()
+
+
+def test_live_calibration_trials_are_checked_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(
+        app, ["calibrate", "--live", "-p", "mi", "--trials", "-3", "-o", str(tmp_path / "m")]
+    )
+    assert res.exit_code == 2, res.output
+    assert "--trials -3" in res.output and "config key 'trials'" in res.output
+    assert list(tmp_path.iterdir()) == []  # no recording, no model folder
