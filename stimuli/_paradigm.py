@@ -310,7 +310,10 @@ def image_files(cfg: ParadigmConfig) -> list[list[Path]]:
     """
     from bci import ConfigError
 
-    fix = "a folder with one subfolder of pictures per target (or --images FOLDER)"
+    fix = (
+        "a folder with one subfolder of pictures per target (bci calibrate --live --images "
+        "FOLDER; paradigm.images in a session config)"
+    )
     if cfg.images is None:
         raise ConfigError(
             f"paradigm {cfg.name!r} shows images but 'images' is not set: set it to {fix}",

@@ -1061,6 +1061,8 @@ def session_presenter(
             [("outputs.lsl.enabled", False, "true when a paradigm is shown")],
         )
     cfg = load_paradigm(pc.name)
+    if pc.images is not None:
+        cfg = cfg.model_copy(update={"images": pc.images})
     if pc.screened_reason:
         cfg = cfg.model_copy(
             update={

@@ -242,6 +242,11 @@ class SessionParadigmConfig(ConfigModel):
         description="SSVEP opt-in for this session: who screened the participant for "
         "photosensitive epilepsy and how.",
     )
+    images: str | None = Field(
+        None,
+        description="Images paradigms (n170): picture folder with one subfolder per target; "
+        "null takes the paradigm's 'images'.",
+    )
     pace_hz: float | None = Field(
         None,
         gt=0,

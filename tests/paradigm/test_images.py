@@ -175,3 +175,16 @@ def test_cli_live_n170_full_run_faces_beat_houses_above_chance(
     best = metrics["best"]
     # measured 0.63 (p = 0.001); the simulated single-trial N170 SNR is realistic
     assert best["auc"] > 0.56 and best["auc_p_value"] < 0.05, best
+
+
+def test_a_session_sets_the_picture_folder_with_paradigm_images(pictures: Path) -> None:
+    from bci.config import SessionConfig
+    from bci.stimuli._paradigm_show import session_presenter
+
+    cfg = SessionConfig(
+        sources=[{"kind": "simulated", "paradigm": "none"}],
+        paradigm={"name": "n170", "images": str(pictures), "trials": 4},
+    )
+    presenter, paradigm = session_presenter(cfg)
+    assert paradigm.images == str(pictures) and presenter.settings.trials == 4
+    assert [len(f) for f in image_files(paradigm)] == [5, 5]
