@@ -424,7 +424,7 @@ class _Window:  # pragma: no cover - runs in the child process (tested through r
         text = f"Paused. Press {self.cfg.pause_key} or {self.cfg.continue_key} to continue."
         t0 = self.frame(self.static_levels(), screen=text)
         self.markers.push("pause", t0)
-        logger.info("paused after trial %d", len(getattr(self, "_done", [])))
+        logger.info("paused (%s or %s resumes)", self.cfg.pause_key, self.cfg.continue_key)
         while True:
             t = self.frame(self.static_levels(), screen=text)
             keys = self._keys()
@@ -789,7 +789,6 @@ def _paradigm_main(settings: ShowSettings, say, stop_event, go=None) -> int:  # 
     if w.images:
         w.image_index = image_order(cfg, plan, [len(x) for x in w.images])
     logs: list[dict] = []
-    w._done = logs
     aborted = False
     t_start = float("nan")
     w.stop_event = stop_event  # from now on, the parent's stop aborts like the abort key
