@@ -956,13 +956,13 @@ class ParadigmPresenter:
 
         from ._presenter import require_display
 
-        require_display()
         s = self.settings
         if s.config.task == "images":
             image_files(s.config)  # a ConfigError naming 'images' before the window opens
             s.config = s.config.model_copy(
                 update={"images": str(Path(s.config.images).expanduser().resolve())}
             )
+        require_display()
         args = {
             "config": s.config.model_dump(mode="json", by_alias=True),
             "trials": s.trials,

@@ -330,6 +330,10 @@ def live_recording(
                 "no 'images' folder given: showing generated placeholder pictures to the "
                 "simulated participant (a real participant needs --images FOLDER)"
             )
+        if cfg.task == "images":
+            from bci.stimuli._paradigm import image_files
+
+            image_files(cfg)  # the folder is checked before the source starts
         path, summary = record_live(
             cfg, src, path, trials=trials, pace_hz=pace_hz, unique_streams=unique_streams
         )

@@ -188,3 +188,17 @@ def test_a_session_sets_the_picture_folder_with_paradigm_images(pictures: Path) 
     presenter, paradigm = session_presenter(cfg)
     assert paradigm.images == str(pictures) and presenter.settings.trials == 4
     assert [len(f) for f in image_files(paradigm)] == [5, 5]
+
+
+def test_cli_live_n170_with_a_headset_and_no_folder_stops_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(
+        app,
+        ["calibrate", "--live", "-p", "n170", "--source", "brainflow:synthetic",
+         "-o", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert "'images' is not set" in r.output and "--images FOLDER" in r.output
+    assert not (tmp_path / "recordings").exists()
