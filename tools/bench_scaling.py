@@ -368,12 +368,23 @@ def plot(result: dict, path: Path) -> None:
                     label=f"{k} ({ref['probe_mean_over_sets']:.3f})",
                 )
         ax.set_ylabel("linear probe, mean over sets (AUC / accuracy)")
-    for ax in axes[0]:
-        ax.set_xscale("log")
-        ax.set_xlabel("pretraining data (hours, log scale)")
-    for ax in axes[1]:
-        ax.set_xscale("log")
-        ax.set_xlabel("encoder parameters (log scale)")
+    from matplotlib.ticker import NullFormatter
+
+    hours = sorted({p["train_hours"] for p in pts})
+    params = sorted(
+        {p["n_params"] for p in pts} | {r["n_params"] for r in result.get("random_init", [])}
+    )
+    for row, ticks, labels, xlabel in (
+        (axes[0], hours, [f"{h:.2g}" for h in hours], "pretraining data (hours, log scale)"),
+        (axes[1], params, [f"{n / 1000:.0f} k" for n in params], "encoder parameters (log scale)"),
+    ):
+        for ax in row:
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            if ticks:
+                ax.set_xticks(ticks, labels)
+                ax.xaxis.set_minor_formatter(NullFormatter())
+                ax.set_xlim(min(ticks) / 1.3, max(ticks) * 1.3)
     for ax in axes.flat:
         ax.grid(alpha=0.3, which="both")
         if ax.get_legend_handles_labels()[0]:
@@ -472,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=str(ROOT / "docs/bench/scaling.json"))
     p.add_argument("--md", default=str(ROOT / "docs/bench/scaling.md"))
     p.add_argument("--png", default=str(ROOT / "docs/bench/scaling.png"))
+    p.add_argument(
+        "--replot", action="store_true", help="only rewrite --md and --png from an existing --json"
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -484,6 +498,12 @@ def main(argv: list[str] | None = None) -> int:
         "bench_calibration",
     ):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if args.replot:
+        result = json.loads(Path(args.json).read_text())
+        Path(args.md).write_text(markdown(result))
+        plot(result, Path(args.png))
+        sys.stdout.write(markdown(result))
+        return 0
     if args.holdout_from.lower() == "none":
         args.holdout_from = None
     try:
