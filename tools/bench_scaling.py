@@ -410,6 +410,11 @@ def load_data(args: argparse.Namespace) -> list:
         segs += simulated_segments(args.simulated_minutes, seed=1000 + i)
     if not segs:
         raise SystemExit("no data: pass --data CACHE.npz|PATH or --simulated-recordings N")
+    if args.cache:
+        from bci.models._data import save_cache
+
+        save_cache(segs, args.cache)
+        logger.info("prepared data written to %s", args.cache)
     return segs
 
 
@@ -430,6 +435,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--simulated-minutes", type=float, default=20.0, help="minutes per simulated participant"
+    )
+    p.add_argument(
+        "--cache",
+        default=None,
+        help="also write the prepared data to this .npz (pass it as --data next time)",
     )
     p.add_argument(
         "--holdout-from",

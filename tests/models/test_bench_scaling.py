@@ -61,10 +61,11 @@ def test_tiny_curve_writes_json_table_and_plot_and_reuses_points(tmp_path):
         "--holdout-from", "none", "--hours", "0.002", "all",
         "--sizes", "16x1", "--extra-sizes", "32x1",
         "--steps", "3", "--batch-size", "4", "--eval-windows", "8", "--eval-batch-size", "4",
-        "--no-probe", "--no-progress", "-o", str(out),
+        "--no-probe", "--no-progress", "-o", str(out), "--cache", str(tmp_path / "c.npz"),
         "--json", str(files["json"]), "--md", str(files["md"]), "--png", str(files["png"]),
     ]  # fmt: skip
     assert tool.main(argv) == 0
+    assert (tmp_path / "c.npz").stat().st_size > 1000  # the prepared data, for --data next time
     res = json.loads(files["json"].read_text())
     assert res["threads"] == 1 and res["budget"]["windows"] == 12
     assert [p["name"] for p in res["points"]] == ["h0.002_d16x1", "hall_d16x1", "hall_d32x1"]
