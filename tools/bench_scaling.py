@@ -295,7 +295,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     pts = result["points"]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 11))
     base = pts[0]["baseline_loss"] if pts else None
     refs = result.get("references", {})
     sizes = sorted({(p["dim"], p["depth"]) for p in pts})
@@ -388,14 +388,14 @@ def plot(result: dict, path: Path) -> None:
     for ax in axes.flat:
         ax.grid(alpha=0.3, which="both")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     b = result["budget"]
     fig.suptitle(
         f"Scaling at a fixed budget of {b['steps']} steps x {b['batch_size']} windows per point",
         fontsize=10,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
