@@ -49,8 +49,14 @@ def run_set(
     pooled_only_foundation: bool = False,
     progress: bool = True,
     test_subjects: list[str] | None = None,
+    classical: list[str] | None = None,
+    pooled_foundation: bool = True,
 ) -> dict:
-    """Leave-one-subject-out on one set; returns the result dict (rows, selection, summary)."""
+    """Leave-one-subject-out on one set; returns the result dict (rows, selection, summary).
+
+    ``classical``: the classical candidates (default: the family's, ``[]`` for none);
+    ``pooled_foundation``: also the pooled (``pop_``) foundation strategies.
+    """
     from threadpoolctl import threadpool_limits
 
     from bci.config._calibration import CalibrationConfig
@@ -74,8 +80,11 @@ def run_set(
         subjects = {s: conform(t, ref, s) for s, t in subjects.items()}
         load_s = time.perf_counter() - t0
         fm = foundation or FOUNDATION
-        cands = CLASSICAL[cfg.family] + ["pop_" + c for c in CLASSICAL[cfg.family]]
-        cands += ([] if pooled_only_foundation else fm) + ["pop_" + c for c in fm]
+        cl = CLASSICAL[cfg.family] if classical is None else classical
+        cands = cl + ["pop_" + c for c in cl]
+        cands += ([] if pooled_only_foundation else fm) + (
+            ["pop_" + c for c in fm] if pooled_foundation else []
+        )
         res = leave_one_subject_out(
             subjects,
             cfg,
@@ -135,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--foundation", nargs="+", default=None, help="Foundation strategies.")
     p.add_argument(
+        "--classical",
+        nargs="*",
+        default=None,
+        help="Classical candidates (default: the set's; give the flag alone for none).",
+    )
+    p.add_argument(
+        "--no-pooled-foundation",
+        dest="pooled_foundation",
+        action="store_false",
+        help="Only the foundation strategies on the user's own trials (no pop_ ones).",
+    )
+    p.add_argument(
         "--test-subjects", nargs="+", default=None, help="Only these subjects as new users."
     )
     p.add_argument(
@@ -158,7 +179,15 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     for name in [] if args.merge else args.only:
         results.append(
-            run_set(name, args.encoder, sizes, args.foundation, test_subjects=args.test_subjects)
+            run_set(
+                name,
+                args.encoder,
+                sizes,
+                args.foundation,
+                test_subjects=args.test_subjects,
+                classical=args.classical,
+                pooled_foundation=args.pooled_foundation,
+            )
         )
         logger.info("%s: %s", name, results[-1]["summary"])
         if args.json:
