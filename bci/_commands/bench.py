@@ -81,7 +81,12 @@ def bench(
                 continue
             module = _load(path)
             if not hasattr(module, "run") or not hasattr(module, "markdown"):
-                typer.echo(f"skipping {path.name}: it lacks run()/markdown()", err=True)
+                # long studies (closed loop, paradigms, population, scaling) have their own CLI
+                typer.echo(
+                    f"{area}: a long study with its own options, not run here: "
+                    f"python {path} --help",
+                    err=True,
+                )
                 continue
             kwargs: dict = {"quick": quick}
             if area == "runtime":
