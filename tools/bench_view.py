@@ -2,19 +2,23 @@
 
 1. **Hot-path cost.** Scenario ``a`` of ``tools/bench_runtime.py`` (16 ch @ 250 Hz through
    real LSL, the default decoder, 10 decisions/s, the engine in this process) runs in
-   segments, alternating four conditions in one run: no view; the view server (its own
+   segments, alternating three conditions in one run: no view; the view server (its own
    process, ``python -m bci._view``) with one WebSocket client (a separate process reading
-   every frame); the view server with a real headless Chromium showing the page; the same
-   with Chromium at nice +10 (separates CPU competition from the view's data path). Per
-   alternation the decision-latency p99 with the view is divided by the p99 without it;
-   the median of those ratios and their spread (min-max) are reported, with the CPU the
-   view and its client used.
+   every frame); the view server with a real headless Chromium showing the page. Both view
+   servers and their clients are started once; between their segments they are paused
+   (``SIGSTOP``: no CPU, no wake-ups; liblsl and the WebSocket buffer what they miss and
+   deliver it when they resume, which counts against the view) and resumed 1 s before
+   their next segment, so alternations are cheap and many. Per alternation the
+   decision-latency p99 with the view is divided by the p99 without it; the median of
+   those ratios and their spread (min-max) are reported, with the CPU the view and its
+   client used during their segments.
 2. **Page frame rate.** Headless Chromium (selenium) shows the page for a 16 ch @ 250 Hz
-   and a 64 ch @ 1 kHz stream; the frame rate is the page's own counter (plot redraws per
+   and a 64 ch @ 1 kHz stream; the frame rate is the page's own counter (trace updates per
    second, ``window.bciView``), with the display samples/s the page received and the samples
-   the server skipped for it (its bounded backlog).
+   the server skipped for it (its bounded backlog), and Chromium's CPU.
 
-Usage: ``python tools/bench_view.py [--quick] [--json F] [--md F]`` or ``bci bench --only view``.
+Usage: ``python tools/bench_view.py [--quick] [--rounds N] [--seg S] [--json F] [--md F]``
+or ``bci bench --only view``.
 """
 
 from __future__ import annotations
@@ -43,26 +47,24 @@ import bench_runtime as br  # noqa: E402 - after the sys.path set-up
 logger = logging.getLogger("bench_view")
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
-CONDITIONS = ("off", "ws", "browser", "browser_nice")
+CONDITIONS = ("off", "ws", "browser")
 
 WS_CLIENT = r"""
-import asyncio, json, sys, time, websockets
-url, dur = sys.argv[1], float(sys.argv[2])
+import asyncio, json, os, sys, time, websockets
+url, out = sys.argv[1], sys.argv[2]
 async def main():
     n = size = samples = 0
-    t0 = time.monotonic()
+    t_write = time.monotonic()
     async with websockets.connect(url, max_size=None) as ws:
-        while time.monotonic() - t0 < dur:
-            try:
-                msg = await asyncio.wait_for(ws.recv(), timeout=1.0)
-            except asyncio.TimeoutError:
-                continue
+        while True:
+            msg = await ws.recv()
             n += 1; size += len(msg)
-            f = json.loads(msg)
-            samples += f.get("signal", {}).get("n", 0)
-    el = time.monotonic() - t0
-    print(json.dumps({"frames_per_s": n / el, "kbytes_per_s": size / el / 1e3,
-                      "display_samples_per_s": samples / el}))
+            samples += json.loads(msg).get("signal", {}).get("n", 0)
+            if time.monotonic() - t_write >= 0.5:
+                t_write = time.monotonic()
+                with open(out + ".tmp", "w") as f:
+                    json.dump({"frames": n, "bytes": size, "samples": samples}, f)
+                os.replace(out + ".tmp", out)
 asyncio.run(main())
 """
 
@@ -126,58 +128,62 @@ def _tree(pid: int | None) -> list:
         return []
 
 
-def _cpu(procs: list) -> float:
-    """Summed CPU % of ``procs`` since their last ``cpu_percent`` call."""
+def _cpu_seconds(procs: list) -> float:
+    """Summed user + system CPU seconds of ``procs``."""
     import psutil
 
     total = 0.0
     for p in procs:
         try:
-            total += p.cpu_percent(None)
+            t = p.cpu_times()
+            total += t.user + t.system
         except psutil.NoSuchProcess:
             continue
-    return round(total, 1)
+    return total
 
 
-def _segment(cond: str, name: str, model: Path, seg: float, tmp: Path) -> dict:
-    """One segment of scenario a under ``cond``; returns decision p99 and the client's figures."""
-    view = client = None
-    client_out: dict = {}
-    view_cpu = 0.0
+def _pause(procs: list, resume: bool) -> None:
+    """``SIGSTOP`` / ``SIGCONT`` every process of a view and its client."""
+    import psutil
+
+    for p in procs:
+        try:
+            p.resume() if resume else p.suspend()
+        except psutil.NoSuchProcess:
+            continue
+
+
+def _client_counts(path: Path) -> dict:
     try:
-        if cond != "off":
-            view, addr = _start_view(name, f"{name}-decisions")
-            if cond == "ws":
-                client = subprocess.Popen(
-                    [sys.executable, "-c", WS_CLIENT, f"ws://{addr}/ws", str(seg + 4)],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            else:
-                client = _chromium(
-                    f"http://{addr}/",
-                    tmp / f"profile-{time.monotonic_ns()}",
-                    nice=10 if cond == "browser_nice" else 0,
-                )
-            # the client is connected and drawing (Chromium's start-up burst is over) first
-            time.sleep(4.0 if cond == "ws" else 8.0)
-        procs = _tree(view.proc.pid if view is not None else None) + _tree(
-            client.pid if client is not None else None
-        )
-        for pr in procs:
-            pr.cpu_percent(None)
-        load0 = os.getloadavg()[0]
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _segment(cond: str, name: str, model: Path, seg: float, views: dict) -> dict:
+    """One segment of scenario a with only ``cond``'s view (if any) running."""
+    procs = views[cond]["procs"] if cond != "off" else []
+    counts = views[cond].get("counts") if cond != "off" else None
+    if procs:
+        _pause(procs, resume=True)
+        time.sleep(1.0)  # what liblsl and the socket buffered while paused is delivered
+    try:
+        c0 = _client_counts(counts) if counts else {}
+        cpu0, t0, load0 = _cpu_seconds(procs), time.monotonic(), os.getloadavg()[0]
         res = br._ours(name, model, seg, 20.0)
-        load1 = os.getloadavg()[0]
-        view_cpu = _cpu(procs)
+        cpu1, t1, load1 = _cpu_seconds(procs), time.monotonic(), os.getloadavg()[0]
+        c1 = _client_counts(counts) if counts else {}
     finally:
-        if client is not None and cond == "ws":
-            out, _ = client.communicate(timeout=30)
-            if out.strip():
-                client_out = json.loads(out.strip().splitlines()[-1])
-        _stop(client if cond != "ws" else None)
-        if view is not None:
-            view.stop()
+        if procs:
+            _pause(procs, resume=False)
+    el = t1 - t0
+    client = {}
+    if c0 and c1:
+        client = {
+            "frames_per_s": (c1["frames"] - c0["frames"]) / el,
+            "kbytes_per_s": (c1["bytes"] - c0["bytes"]) / el / 1e3,
+            "display_samples_per_s": (c1["samples"] - c0["samples"]) / el,
+        }
     d = res["stages"]["decision"]
     d = d[np.isfinite(d)]
     return {
@@ -188,13 +194,43 @@ def _segment(cond: str, name: str, model: Path, seg: float, tmp: Path) -> dict:
         "cpu": res["cpu"],
         "p95": float(np.percentile(d, 95)),
         "load": round((load0 + load1) / 2, 2),
-        "view_cpu": view_cpu,
-        "client": client_out,
+        "view_cpu": round(100 * (cpu1 - cpu0) / el, 1),
+        "client": client,
     }
 
 
+def _start_views(name: str, conds: list[str], tmp: Path) -> dict:
+    """Each condition's view server and client, started, settled and paused."""
+    views: dict = {}
+    for cond in conds:
+        if cond == "off":
+            continue
+        view, addr = _start_view(name, f"{name}-decisions")
+        entry: dict = {"view": view}
+        if cond == "ws":
+            entry["counts"] = tmp / "ws-client.json"
+            entry["client"] = subprocess.Popen(
+                [sys.executable, "-c", WS_CLIENT, f"ws://{addr}/ws", str(entry["counts"])]
+            )
+        else:
+            entry["client"] = _chromium(f"http://{addr}/", tmp / "profile")
+        views[cond] = entry
+    time.sleep(8.0)  # clients connected and drawing, Chromium's start-up burst over
+    for entry in views.values():
+        entry["procs"] = _tree(entry["view"].proc.pid) + _tree(entry["client"].pid)
+        _pause(entry["procs"], resume=False)
+    return views
+
+
+def _stop_views(views: dict) -> None:
+    for entry in views.values():
+        _pause(entry.get("procs", []), resume=True)
+        _stop(entry["client"])
+        entry["view"].stop()
+
+
 def hot_path(seg: float, rounds: int) -> list[dict]:
-    """Alternate off / ws / browser ``rounds`` times on scenario a; return two result rows."""
+    """Alternate off / ws / browser ``rounds`` times on scenario a; one result row per view."""
     from bci._decoder import default_decoder_path
 
     model = default_decoder_path()
@@ -202,17 +238,20 @@ def hot_path(seg: float, rounds: int) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="bci-bench-view-"))
     have_browser = shutil.which("chromium") is not None
     conds = [c for c in CONDITIONS if not c.startswith("browser") or have_browser]
-    total = rounds * len(conds) * (seg + 8) + 60
+    total = rounds * len(conds) * (seg + 4) + 120
     pub = br._start_publisher(name, 16, 250.0, total, br.SIM_MONTAGE)
     segs: list[dict] = []
+    views: dict = {}
     try:
         time.sleep(1.0)
+        views = _start_views(name, conds, tmp)
         for r in range(rounds):
             order = conds if r % 2 == 0 else conds[::-1]  # cancel slow drifts in host load
             for cond in order:
                 logger.info("round %d/%d: %s for %g s", r + 1, rounds, cond, seg)
-                segs.append({"round": r, **_segment(cond, name, model, seg, tmp)})
+                segs.append({"round": r, **_segment(cond, name, model, seg, views)})
     finally:
+        _stop_views(views)
         pub.kill()
         pub.wait(5)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -235,17 +274,23 @@ def hot_path(seg: float, rounds: int) -> list[dict]:
         label = {
             "ws": "server + 1 WebSocket client",
             "browser": "server + headless Chromium",
-            "browser_nice": "server + headless Chromium at nice +10",
         }[cond]
+        on_all = [s for s in segs if s["condition"] == cond]
+        off_all = [s for s in segs if s["condition"] == "off"]
         row = {
             "name": f"hot path: {label} vs none",
             "kind": "hot_path",
             "condition": cond,
             "rounds": rounds,
             "segment_s": seg,
+            "decisions_per_segment": int(np.median([s["decisions"] for s in on_all + off_all])),
             "ratio_p99_median": round(float(np.median(ratios)), 3),
             "ratio_p99_min": round(float(np.min(ratios)), 3),
             "ratio_p99_max": round(float(np.max(ratios)), 3),
+            "ratio_p99_iqr": [
+                round(float(np.percentile(ratios, 25)), 3),
+                round(float(np.percentile(ratios, 75)), 3),
+            ],
             "ratios": [round(x, 3) for x in ratios],
             "p99_on_ms_median": round(float(np.median(p99_on)), 2),
             "p99_off_ms_median": round(float(np.median(p99_off)), 2),
@@ -293,12 +338,16 @@ def page_rate(n_ch: int, sfreq: float, seconds: float, need: float) -> dict:
             time.sleep(0.2)
         time.sleep(2.0)  # let the first (history) frame settle
         load0 = os.getloadavg()[0]
+        browser = _tree(driver.service.process.pid)[1:]  # chromedriver's children: Chromium
+        viewp = _tree(view.proc.pid)
+        cpu0, vcpu0 = _cpu_seconds(browser), _cpu_seconds(viewp)
         s0, t0 = driver.execute_script("return window.bciView"), time.monotonic()
         fps_readings = []
         while time.monotonic() - t0 < seconds:
             time.sleep(1.0)
             fps_readings.append(driver.execute_script("return window.bciView.fps"))
         s1, t1 = driver.execute_script("return window.bciView"), time.monotonic()
+        cpu1, vcpu1 = _cpu_seconds(browser), _cpu_seconds(viewp)
         load1 = os.getloadavg()[0]
     finally:
         if driver is not None:
@@ -320,6 +369,8 @@ def page_rate(n_ch: int, sfreq: float, seconds: float, need: float) -> dict:
         "fps_counter_min": round(float(np.min(fps_readings)), 1),
         "display_samples_per_s": round((s1["samples"] - s0["samples"]) / el, 1),
         "skipped_by_server": int(s1["skipped"]),
+        "chromium_cpu_percent": round(100 * (cpu1 - cpu0) / el, 1),
+        "view_cpu_percent": round(100 * (vcpu1 - vcpu0) / el, 1),
         "need_fps": need,
         "pass": bool(fps >= need),
         "load_1min": round((load0 + load1) / 2, 2),
@@ -327,19 +378,21 @@ def page_rate(n_ch: int, sfreq: float, seconds: float, need: float) -> dict:
     }
 
 
-def run(quick: bool = False, seg: float | None = None, rounds: int = 5) -> list[dict]:
+def run(quick: bool = False, seg: float | None = None, rounds: int | None = None) -> list[dict]:
     """Run both parts (the ``bci bench`` protocol: ``run(quick) -> list[dict]``).
 
     Parameters
     ----------
     quick : bool
-        8 s segments and 8 s of page timing (else 20 s and 15 s).
+        5 rounds of 8 s segments and 8 s of page timing (else 10 rounds of 20 s, and 15 s).
     seg : float | None
         Seconds per hot-path segment (overrides ``quick``).
-    rounds : int
-        Alternations of the three conditions (at least 5 for the acceptance figure).
+    rounds : int | None
+        Alternations of the three conditions (overrides ``quick``; at least 5 for the
+        acceptance figure).
     """
     seg = seg or (8.0 if quick else 20.0)
+    rounds = rounds or (5 if quick else 10)
     results = hot_path(seg, rounds)
     if Path(CHROMEDRIVER).exists():
         page_s = 8.0 if quick else 15.0
@@ -355,14 +408,16 @@ def markdown(results: list[dict]) -> str:
     lines = []
     if hot:
         lines += [
-            "| condition | rounds x s | decision p99 with / without (median ms) | p99 ratio median (min-max) | p99 ratio per round | p50 / p95 ratio median | CPU % of view + client | client frames/s | client kB/s | load | p99 ratio <= 1.15 |",
+            "| condition | rounds x s (decisions) | decision p99 with / without (median ms) | p99 ratio median (min-max; IQR) | p99 ratio per round | p50 / p95 ratio median | CPU % of view + client | client frames/s | client kB/s | load | p99 ratio <= 1.15 |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in hot:
             lines.append(
-                f"| {r['name']} | {r['rounds']} x {r['segment_s']:g} | {r['p99_on_ms_median']:.2f} / "
-                f"{r['p99_off_ms_median']:.2f} | {r['ratio_p99_median']:.3f} ({r['ratio_p99_min']:.3f}-"
-                f"{r['ratio_p99_max']:.3f}) | {', '.join(f'{x:.2f}' for x in r['ratios'])} | "
+                f"| {r['name']} | {r['rounds']} x {r['segment_s']:g} ({r['decisions_per_segment']}) | "
+                f"{r['p99_on_ms_median']:.2f} / {r['p99_off_ms_median']:.2f} | "
+                f"{r['ratio_p99_median']:.3f} ({r['ratio_p99_min']:.3f}-{r['ratio_p99_max']:.3f}; "
+                f"{r['ratio_p99_iqr'][0]:.2f}-{r['ratio_p99_iqr'][1]:.2f}) | "
+                f"{', '.join(f'{x:.2f}' for x in r['ratios'])} | "
                 f"{r['ratio_p50_median']:.3f} / {r['ratio_p95_median']:.3f} | "
                 f"{r['view_and_client_cpu_percent']} | {r.get('client_frames_per_s', '-')} | {r.get('client_kbytes_per_s', '-')} | "
                 f"{r['load_1min']} | {'yes' if r['pass'] else 'no'} |"
@@ -370,13 +425,14 @@ def markdown(results: list[dict]) -> str:
     if page:
         lines += [
             "",
-            "| stream | page frames/s (draws) | page counter median (min) | display samples/s received | skipped by server | load | needed | pass |",
-            "|---|---|---|---|---|---|---|---|",
+            "| stream | page frames/s (trace updates) | page counter median (min) | display samples/s received | skipped by server | CPU % Chromium / view | load | needed | pass |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in page:
             lines.append(
                 f"| {r['n_channels']} ch @ {r['sfreq']:g} Hz | {r['fps']} | {r['fps_counter_median']} "
                 f"({r['fps_counter_min']}) | {r['display_samples_per_s']} | {r['skipped_by_server']} | "
+                f"{r['chromium_cpu_percent']} / {r['view_cpu_percent']} | "
                 f"{r['load_1min']} | >= {r['need_fps']:g} | {'yes' if r['pass'] else 'no'} |"
             )
     if results:
@@ -389,7 +445,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seg", type=float, default=None, help="seconds per hot-path segment")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=None, help="alternations (default 10)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--md", type=Path, default=None)
     args = ap.parse_args()
