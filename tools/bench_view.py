@@ -1,17 +1,20 @@
 """Benchmark the live view: what it costs the hot path, and how fast the page draws.
 
 1. **Hot-path cost.** Scenario ``a`` of ``tools/bench_runtime.py`` (16 ch @ 250 Hz through
-   real LSL, the default decoder, 10 decisions/s, the engine in this process) runs in
-   segments, alternating three conditions in one run: no view; the view server (its own
-   process, ``python -m bci._view``) with one WebSocket client (a separate process reading
-   every frame); the view server with a real headless Chromium showing the page. Both view
-   servers and their clients are started once; between their segments they are paused
+   real LSL, the default decoder, 10 decisions/s, the engine in this process) runs once,
+   without a break, while four conditions alternate in segments: no view; a plain LSL
+   client of the session's decisions and stamps (no view: what any consumer of those
+   outputs costs, the floor for a view that shows them); the view server (its own process,
+   ``python -m bci._view``) with one WebSocket client (a separate process reading every
+   frame); the view server with a real headless Chromium showing the page.
+   Both view servers and their clients are started once and attach to the session's
+   streams as they would to a running session; between their segments they are paused
    (``SIGSTOP``: no CPU, no wake-ups; liblsl and the WebSocket buffer what they miss and
-   deliver it when they resume, which counts against the view) and resumed 1 s before
-   their next segment, so alternations are cheap and many. Per alternation the
+   deliver it when they resume) and resumed 1 s before their next segment starts. Each
+   decision belongs to the segment its publication time falls in. Per alternation the
    decision-latency p99 with the view is divided by the p99 without it; the median of
-   those ratios and their spread (min-max) are reported, with the CPU the view and its
-   client used during their segments.
+   those ratios and their spread (min-max, quartiles) are reported, with the CPU the view
+   and its client used during their segments.
 2. **Page frame rate.** Headless Chromium (selenium) shows the page for a 16 ch @ 250 Hz
    and a 64 ch @ 1 kHz stream; the frame rate is the page's own counter (trace updates per
    second, ``window.bciView``), with the display samples/s the page received and the samples
@@ -47,7 +50,7 @@ import bench_runtime as br  # noqa: E402 - after the sys.path set-up
 logger = logging.getLogger("bench_view")
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
-CONDITIONS = ("off", "ws", "browser")
+CONDITIONS = ("off", "lsl", "ws", "browser")
 
 WS_CLIENT = r"""
 import asyncio, json, os, sys, time, websockets
@@ -66,6 +69,22 @@ async def main():
                     json.dump({"frames": n, "bytes": size, "samples": samples}, f)
                 os.replace(out + ".tmp", out)
 asyncio.run(main())
+"""
+
+
+LSL_CLIENT = r"""
+import sys, time, pylsl
+names = sys.argv[1:]
+inlets = []
+while len(inlets) < len(names):
+    for n in names[len(inlets):]:
+        found = pylsl.resolve_byprop("name", n, 1, 1.0)
+        if found:
+            inlets.append(pylsl.StreamInlet(found[0], max_buflen=2))
+while True:
+    for inlet in inlets:
+        inlet.pull_chunk(timeout=0.0)
+    time.sleep(0.04)
 """
 
 
@@ -160,17 +179,105 @@ def _client_counts(path: Path) -> dict:
         return {}
 
 
-def _segment(cond: str, name: str, model: Path, seg: float, views: dict) -> dict:
-    """One segment of scenario a with only ``cond``'s view (if any) running."""
+class _Engine:
+    """Scenario a's engine (the settings of ``bench_runtime``), run in a thread of its own.
+
+    Every decision's publication time and decision latency are kept, so segments are cut
+    from one uninterrupted run.
+    """
+
+    def __init__(self, name: str, model: Path, duration: float) -> None:
+        import threading
+
+        self.name, self.model, self.duration = name, model, duration
+        self.t_pub: list[float] = []
+        self.latency_ms: list[float] = []
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._loop = self._halt = None
+        self._thread = threading.Thread(target=self._run, name="bench-engine", daemon=True)
+
+    def _on_decision(self, d: dict) -> None:
+        st = d["stamps"]
+        self.t_pub.append(st["t_published"])
+        self.latency_ms.append((st["t_published"] - st["t_sample"]) * 1e3)
+
+    def _run(self) -> None:
+        import asyncio
+
+        from bci._decoder import DecoderONNX
+        from bci._runtime import Budgets, Engine, EngineSettings
+        from bci.devices import OutletLSL, SourceLSL
+
+        try:
+            settings = EngineSettings(
+                session="bench",
+                window=1.0,
+                hop=0.1,
+                bandpass=(1.0, 40.0),
+                notch=50.0,
+                budgets=Budgets(decision_ms=20.0),
+                lsl_name=f"{self.name}-decisions",
+                warmup=20,
+                metrics_interval=5.0,
+            )
+            engine = Engine(
+                # latencies from each sample's own LSL timestamp: no dejittering, whose
+                # estimate of the sender's rate could move a decision's reference time
+                SourceLSL(name=self.name, timeout=10.0, bufsize=2.0, dejitter=False),
+                DecoderONNX(self.model, provider="cpu", threads=1),
+                settings,
+                outlet_factory=OutletLSL,
+                on_decision=self._on_decision,
+            )
+            engine.prepare()
+
+            async def main() -> None:
+                self._loop, self._halt = asyncio.get_running_loop(), asyncio.Event()
+                self.ready.set()
+                await engine.run(duration=self.duration, stop=self._halt)
+
+            asyncio.run(main())
+            engine.close()
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+            self.ready.set()
+
+    def start(self) -> _Engine:
+        self._thread.start()
+        self.ready.wait(60)
+        if self.error is not None:
+            raise RuntimeError("the benchmark's engine did not start") from self.error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._halt is not None:
+            self._loop.call_soon_threadsafe(self._halt.set)
+        self._thread.join(30)
+
+    def between(self, t0: float, t1: float) -> np.ndarray:
+        """Decision latencies (ms) of the decisions published in ``[t0, t1)`` (LSL clock)."""
+        t = np.asarray(self.t_pub[: len(self.latency_ms)])
+        v = np.asarray(self.latency_ms[: t.size])
+        keep = (t >= t0) & (t < t1) & np.isfinite(v)
+        return v[keep]
+
+
+def _segment(cond: str, engine: _Engine, seg: float, views: dict) -> dict:
+    """One segment with only ``cond``'s view (if any) running."""
+    import pylsl
+
     procs = views[cond]["procs"] if cond != "off" else []
     counts = views[cond].get("counts") if cond != "off" else None
     if procs:
         _pause(procs, resume=True)
-        time.sleep(1.0)  # what liblsl and the socket buffered while paused is delivered
+    time.sleep(1.0)  # what liblsl and the socket buffered while paused is delivered
     try:
         c0 = _client_counts(counts) if counts else {}
         cpu0, t0, load0 = _cpu_seconds(procs), time.monotonic(), os.getloadavg()[0]
-        res = br._ours(name, model, seg, 20.0)
+        lsl0 = pylsl.local_clock()
+        time.sleep(seg)
+        lsl1 = pylsl.local_clock()
         cpu1, t1, load1 = _cpu_seconds(procs), time.monotonic(), os.getloadavg()[0]
         c1 = _client_counts(counts) if counts else {}
     finally:
@@ -184,14 +291,14 @@ def _segment(cond: str, name: str, model: Path, seg: float, views: dict) -> dict
             "kbytes_per_s": (c1["bytes"] - c0["bytes"]) / el / 1e3,
             "display_samples_per_s": (c1["samples"] - c0["samples"]) / el,
         }
-    d = res["stages"]["decision"]
-    d = d[np.isfinite(d)]
+    d = engine.between(lsl0, lsl1)
+    if d.size < 10:
+        raise RuntimeError(f"only {d.size} decisions in a {seg:g} s segment ({cond})")
     return {
         "condition": cond,
         "p50": float(np.percentile(d, 50)),
         "p99": float(np.percentile(d, 99)),
         "decisions": int(d.size),
-        "cpu": res["cpu"],
         "p95": float(np.percentile(d, 95)),
         "load": round((load0 + load1) / 2, 2),
         "view_cpu": round(100 * (cpu1 - cpu0) / el, 1),
@@ -205,9 +312,15 @@ def _start_views(name: str, conds: list[str], tmp: Path) -> dict:
     for cond in conds:
         if cond == "off":
             continue
-        view, addr = _start_view(name, f"{name}-decisions")
-        entry: dict = {"view": view}
-        if cond == "ws":
+        entry: dict = {}
+        if cond != "lsl":
+            entry["view"], addr = _start_view(name, f"{name}-decisions")
+        if cond == "lsl":  # no view: a plain LSL client of the session's decisions and stamps
+            entry["view"] = None
+            entry["client"] = subprocess.Popen(
+                [sys.executable, "-c", LSL_CLIENT, f"{name}-decisions", f"{name}-decisions-stamps"]
+            )
+        elif cond == "ws":
             entry["counts"] = tmp / "ws-client.json"
             entry["client"] = subprocess.Popen(
                 [sys.executable, "-c", WS_CLIENT, f"ws://{addr}/ws", str(entry["counts"])]
@@ -217,7 +330,8 @@ def _start_views(name: str, conds: list[str], tmp: Path) -> dict:
         views[cond] = entry
     time.sleep(8.0)  # clients connected and drawing, Chromium's start-up burst over
     for entry in views.values():
-        entry["procs"] = _tree(entry["view"].proc.pid) + _tree(entry["client"].pid)
+        view = entry["view"]
+        entry["procs"] = (_tree(view.proc.pid) if view else []) + _tree(entry["client"].pid)
         _pause(entry["procs"], resume=False)
     return views
 
@@ -226,32 +340,37 @@ def _stop_views(views: dict) -> None:
     for entry in views.values():
         _pause(entry.get("procs", []), resume=True)
         _stop(entry["client"])
-        entry["view"].stop()
+        if entry["view"] is not None:
+            entry["view"].stop()
 
 
-def hot_path(seg: float, rounds: int) -> list[dict]:
-    """Alternate off / ws / browser ``rounds`` times on scenario a; one result row per view."""
+def hot_path(seg: float, rounds: int, conditions: tuple[str, ...] = CONDITIONS) -> list[dict]:
+    """Alternate the conditions ``rounds`` times on scenario a; one result row per condition."""
     from bci._decoder import default_decoder_path
 
     model = default_decoder_path()
     name = f"bench-view-{os.getpid()}"
     tmp = Path(tempfile.mkdtemp(prefix="bci-bench-view-"))
     have_browser = shutil.which("chromium") is not None
-    conds = [c for c in CONDITIONS if not c.startswith("browser") or have_browser]
-    total = rounds * len(conds) * (seg + 4) + 120
-    pub = br._start_publisher(name, 16, 250.0, total, br.SIM_MONTAGE)
+    conds = [c for c in conditions if not c.startswith("browser") or have_browser]
+    run_s = rounds * len(conds) * (seg + 1.5) + 30
+    pub = br._start_publisher(name, 16, 250.0, run_s + 60, br.SIM_MONTAGE)
     segs: list[dict] = []
     views: dict = {}
+    engine = None
     try:
         time.sleep(1.0)
+        engine = _Engine(name, model, run_s).start()
         views = _start_views(name, conds, tmp)
         for r in range(rounds):
             order = conds if r % 2 == 0 else conds[::-1]  # cancel slow drifts in host load
             for cond in order:
                 logger.info("round %d/%d: %s for %g s", r + 1, rounds, cond, seg)
-                segs.append({"round": r, **_segment(cond, name, model, seg, views)})
+                segs.append({"round": r, **_segment(cond, engine, seg, views)})
     finally:
         _stop_views(views)
+        if engine is not None:
+            engine.stop()
         pub.kill()
         pub.wait(5)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -274,6 +393,7 @@ def hot_path(seg: float, rounds: int) -> list[dict]:
         label = {
             "ws": "server + 1 WebSocket client",
             "browser": "server + headless Chromium",
+            "lsl": "a plain LSL client of decisions and stamps (no view)",
         }[cond]
         on_all = [s for s in segs if s["condition"] == cond]
         off_all = [s for s in segs if s["condition"] == "off"]
@@ -378,23 +498,34 @@ def page_rate(n_ch: int, sfreq: float, seconds: float, need: float) -> dict:
     }
 
 
-def run(quick: bool = False, seg: float | None = None, rounds: int | None = None) -> list[dict]:
+def run(
+    quick: bool = False,
+    seg: float | None = None,
+    rounds: int | None = None,
+    conditions: tuple[str, ...] = CONDITIONS,
+    page: bool = True,
+) -> list[dict]:
     """Run both parts (the ``bci bench`` protocol: ``run(quick) -> list[dict]``).
 
     Parameters
     ----------
     quick : bool
-        5 rounds of 8 s segments and 8 s of page timing (else 10 rounds of 20 s, and 15 s).
+        5 rounds of 8 s segments and 8 s of page timing (else 8 rounds of 20 s, and 15 s).
     seg : float | None
         Seconds per hot-path segment (overrides ``quick``).
     rounds : int | None
-        Alternations of the three conditions (overrides ``quick``; at least 5 for the
+        Alternations of the conditions (overrides ``quick``; at least 5 for the
         acceptance figure).
+    conditions : tuple of str
+        ``off`` first, then any of ``ws``, ``browser``, ``lsl`` (a plain LSL client of the
+        decisions and stamps, no view: what any consumer of the session's outputs costs).
+    page : bool
+        Also time the page's frame rate.
     """
     seg = seg or (8.0 if quick else 20.0)
-    rounds = rounds or (5 if quick else 10)
-    results = hot_path(seg, rounds)
-    if Path(CHROMEDRIVER).exists():
+    rounds = rounds or (5 if quick else 8)
+    results = hot_path(seg, rounds, conditions)
+    if page and Path(CHROMEDRIVER).exists():
         page_s = 8.0 if quick else 15.0
         results.append(page_rate(16, 250.0, page_s, 20.0))
         results.append(page_rate(64, 1000.0, page_s, 10.0))
@@ -445,14 +576,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seg", type=float, default=None, help="seconds per hot-path segment")
-    ap.add_argument("--rounds", type=int, default=None, help="alternations (default 10)")
+    ap.add_argument("--rounds", type=int, default=None, help="alternations (default 8)")
+    ap.add_argument(
+        "--conditions",
+        default=",".join(CONDITIONS),
+        help="off first, then any of lsl, ws, browser (default: all four)",
+    )
+    ap.add_argument("--no-page", action="store_true", help="skip the page frame-rate part")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--md", type=Path, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for noisy in ("bci", "selenium", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    results = run(args.quick, args.seg, args.rounds)
+    conds = tuple(args.conditions.split(","))
+    if conds[0] != "off" or not set(conds) <= {"off", "ws", "browser", "lsl"}:
+        ap.error("--conditions: off first, then any of ws, browser, lsl")
+    results = run(args.quick, args.seg, args.rounds, conds, not args.no_page)
     text = markdown(results)
     print(text)  # noqa: T201 - the tool's output
     if args.json:
