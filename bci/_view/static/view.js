@@ -247,8 +247,7 @@ function addDecisions(d) {
   const lab = d.label[d.label.length - 1];
   const name = lab >= 0 && lab < d.classes.length ? d.classes[lab] : "(none)";
   if (name !== S.lastLabel) { window.bciView.labelChanges += 1; S.lastLabel = name; }
-  window.bciView.label = name;
-  if ($("label").textContent !== name) $("label").textContent = name;
+  S.dec.labelName = name;  // shown at most 5 times a second (slowTick): a text change lays out the page
   if (S.dec.T.length > 2000) { S.dec.T.splice(0, 500); S.dec.P.splice(0, 500); }
   S.dec.dirty = true;
 }
@@ -317,38 +316,47 @@ function setQuality(list) {
   const changed = S.names.map(ch => (S.quality[ch] || {}).status).join() !== before;
   for (const tr of $("quality").querySelectorAll("tbody tr")) {
     const q = S.quality[tr.dataset.ch]; if (!q) continue;
-    tr.className = q.status === "ok" ? "" : (BAD[q.status] === "#d62728" ? "bad" : "warn");
-    tr.querySelector(".status").textContent = q.status.replace("_", " ");
-    tr.querySelector(".std").textContent = q.std_uv === null ? "–" : q.std_uv.toFixed(1);
-    tr.querySelector(".line").textContent = (100 * q.line_ratio).toFixed(0) + " %";
-    tr.querySelector(".imp").textContent = q.impedance_kohm === null ? "–" : q.impedance_kohm.toFixed(0);
+    const cls = q.status === "ok" ? "" : (BAD[q.status] === "#d62728" ? "bad" : "warn");
+    if (tr.className !== cls) tr.className = cls;
+    setText(tr.querySelector(".status"), q.status.replace("_", " "));
+    setText(tr.querySelector(".std"), q.std_uv === null ? "–" : q.std_uv.toFixed(1));
+    setText(tr.querySelector(".line"), (100 * q.line_ratio).toFixed(0) + " %");
+    setText(tr.querySelector(".imp"), q.impedance_kohm === null ? "–" : q.impedance_kohm.toFixed(0));
   }
   // channel colours and "!" marks: axes and traces again only when a status changed
   if (changed) { if (S.plots.traces) S.plots.traces.redraw(false, true); redrawAll(); }
   else if (!S.filtered) redrawAll();  // raw traces follow each channel's mean
 }
 
+function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+
 function setLatency(lat) {
+  // the rows are built once; later updates change only the cells whose text changed
   const body = $("latency").querySelector("tbody");
-  body.innerHTML = "";
+  const stages = Object.entries(lat.stages);
+  if (body.rows.length !== stages.length) {
+    body.innerHTML = stages.map(() => "<tr><td></td><td></td><td></td><td></td><td></td></tr>").join("");
+  }
   let rows = 0;
-  for (const [st, r] of Object.entries(lat.stages)) {
+  stages.forEach(([st, r], k) => {
     const f = v => v === null || v === undefined ? "–" : v.toFixed(2);
     const over = r.p99 !== null && r.budget !== null && r.p99 > r.budget;
-    const tr = document.createElement("tr");
-    tr.innerHTML = `<td>${st}</td><td>${f(r.p50)}</td><td class="${over ? "over" : ""}">${f(r.p99)}</td><td>${f(r.budget)}</td><td>${r.overruns}</td>`;
-    body.appendChild(tr);
+    const c = body.rows[k].cells;
+    setText(c[0], st); setText(c[1], f(r.p50)); setText(c[2], f(r.p99)); setText(c[3], f(r.budget));
+    setText(c[4], String(r.overruns));
+    const cls = over ? "over" : "";
+    if (c[2].className !== cls) c[2].className = cls;
     if (r.p50 !== null) rows++;
-  }
+  });
   window.bciView.latencyRows = rows;
-  $("latdesc").textContent = lat.n ? `(last ${Math.min(500, lat.n)} of ${lat.n} decisions)` : "(no stamps stream yet)";
+  setText($("latdesc"), lat.n ? `(last ${Math.min(500, lat.n)} of ${lat.n} decisions)` : "(no stamps stream yet)");
 }
 
 function setAccuracy(acc) {
-  $("cue").textContent = acc.cue ? (acc.cue.class || acc.cue.label) : "–";
-  $("accuracy").textContent = acc.accuracy === null ? "–" : `${(100 * acc.accuracy).toFixed(0)} %`;
-  $("accdesc").textContent = acc.accuracy === null ? "" :
-    `${acc.correct}/${acc.scored} decisions, chance ${(100 * acc.chance).toFixed(0)} %`;
+  setText($("cue"), acc.cue ? (acc.cue.class || acc.cue.label) : "–");
+  setText($("accuracy"), acc.accuracy === null ? "–" : `${(100 * acc.accuracy).toFixed(0)} %`);
+  setText($("accdesc"), acc.accuracy === null ? "" :
+    `${acc.correct}/${acc.scored} decisions, chance ${(100 * acc.chance).toFixed(0)} %`);
 }
 
 function setStimulus(st) {
@@ -426,7 +434,10 @@ function loop() {
 }
 
 function slowTick() {
-  if (!S.paused && S.dec.dirty) { renderProbs(); S.dec.dirty = false; }
+  if (!S.paused && S.dec.dirty) {
+    renderProbs(); S.dec.dirty = false;
+    setText($("label"), S.dec.labelName); window.bciView.label = S.dec.labelName;
+  }
   if (++slowTicks % 5) return;
   const now = performance.now();
   const u = S.plots.traces, sz = sizes();  // keep the traces as tall as the side column
