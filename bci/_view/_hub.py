@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 HISTORY_S = 30.0  # seconds of display samples kept (the longest time base)
 RAW_S = 4.0  # seconds of full-rate samples for spectra and quality
 SPECTRUM_EVERY = 1.0  # s
+RESOLVE_EVERY = 3.0  # s between looks for missing streams once the signal is attached
+READ_EVERY = 0.04  # s between reads of a stream: one read per page frame (25 frames/s)
 STAGES = ("transport", "processing", "output", "decision")
 _SKIP_TYPES = {"Decision", "LatencyStamps", "Markers", "Events", "Metrics", "GroundTruth"}
 
@@ -217,12 +219,19 @@ class Hub:
 
     # ------------------------------------------------------------------ readers
     def _visible(self) -> list:
-        """Streams on the network, resolved at most once a second for all readers together."""
+        """Streams on the network, resolved for all readers together.
+
+        Once a second until the signal stream is attached, then every ``RESOLVE_EVERY``
+        seconds: each resolution makes every LSL outlet on the network answer (the
+        session's too), and a role whose stream never comes (impedance for a stream
+        without it) would otherwise ask once a second for as long as the view runs.
+        """
         from bci.devices import list_streams
 
         with self._resolve_lock:
             now = time.monotonic()
-            if now - self._resolved_at > 1.0:
+            every = 1.0 if self.signal is None else RESOLVE_EVERY
+            if now - self._resolved_at > every:
                 self._resolved = list_streams(timeout=0.5, desc=False)
                 self._resolved_at = time.monotonic()
             return self._resolved
@@ -273,9 +282,10 @@ class Hub:
                         if self.status[role] != "live":
                             self.status[role] = "live"
                         handler(chunk)
-                    # at most 50 reads/s: chunks of several samples, not one wake-up per push
-                    # (string streams do not wait in liblsl, so this wait is also their pacing)
-                    self._stop.wait(0.02)
+                    # at most one read per page frame: chunks of several samples, not one
+                    # wake-up per push (string streams do not wait in liblsl, so this wait is
+                    # also their pacing)
+                    self._stop.wait(READ_EVERY)
             except Exception:  # the view must outlive a misbehaving stream
                 logger.exception("view: reading %s %r failed; attaching again", role, found)
                 self._stop.wait(1.0)
@@ -305,7 +315,7 @@ class Hub:
                     else:
                         if time.perf_counter() - idle_since > 2.0:
                             self.status[role] = "silent"
-                        self._stop.wait(0.05)
+                        self._stop.wait(READ_EVERY)
             except pylsl.util.LostError:
                 self.status[role] = "silent"
             finally:

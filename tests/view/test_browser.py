@@ -60,6 +60,24 @@ class _Run:
             self.proc.wait()
 
 
+def _inked_columns(browser) -> list[int]:
+    """Per channel: canvas columns with a drawn pixel in that channel's band of the traces."""
+    return browser.execute_script(
+        """const c = strip.cv, w = c.width, h = c.height, n = S.n;
+        const px = c.getContext("2d").getImageData(0, 0, w, h).data, half = h / n / 2;
+        const out = [];
+        for (let i = 0; i < n; i++) {
+          const yc = strip.b[i], y0 = Math.max(0, Math.floor(yc - half)), y1 = Math.min(h, Math.ceil(yc + half));
+          let cols = 0;
+          for (let x = 0; x < w; x++) {
+            for (let y = y0; y < y1; y++) { if (px[4 * (y * w + x) + 3] > 0) { cols++; break; } }
+          }
+          out.push(cols);
+        }
+        return out;"""
+    )
+
+
 @pytest.mark.timeout(180)
 def test_bci_run_view_in_headless_chromium(browser, tmp_path, uid):
     cfg = session_yaml(tmp_path / "s.yaml", uid, faults={"flat": ["T7"]})
@@ -77,12 +95,10 @@ def test_bci_run_view_in_headless_chromium(browser, tmp_path, uid):
             timeout=5.0,
         )
         assert time.monotonic() - t0 < 5.0
-        # 16 trace lines with data on screen, one per channel of the simulated headset
-        n_drawn = browser.execute_script(
-            "const u = S.plots.traces; return u.series.slice(1).filter((s, i) => "
-            "u.data[i + 1] && u.data[i + 1].some(v => v !== null)).length"
-        )
-        assert n_drawn == 16
+        # 16 trace lines on screen, one per channel of the simulated headset: the pixels
+        # drawn in each channel's band of the traces canvas span a good part of its width
+        wait_for(browser, lambda s: min(_inked_columns(browser)) > 100, timeout=10.0)
+        assert len(_inked_columns(browser)) == 16
         cells = browser.execute_script(
             "return [...document.querySelectorAll('#latency tbody td')].map(td => td.textContent)"
         )

@@ -1,5 +1,7 @@
-// bci view: the page. Frames arrive on a WebSocket; plots are redrawn at most once per
-// animation frame, only when something new arrived. Everything kept here is bounded.
+// bci view: the page. Frames arrive on a WebSocket; the traces are updated at most once per
+// animation frame and only when something new arrived (only the new samples are drawn); the
+// probabilities at most 5 times a second; tables when their values come (1-2 times a second).
+// Everything kept here is bounded.
 "use strict";
 
 const HISTORY_S = 32;           // seconds of display samples kept (longest time base + margin)
@@ -49,51 +51,138 @@ function sizes() {
 function makeTraces() {
   if (S.plots.traces) { S.plots.traces.destroy(); S.plots.traces = null; }
   const n = S.n, sz = sizes();
-  const series = [{}];
-  for (let i = 0; i < n; i++) {
-    series.push({ label: S.names[i], stroke: () => chColor(i), width: 1, spanGaps: false, points: { show: false } });
-  }
   const offsets = S.names.map((_, i) => n - 1 - i);
   const opts = {
     width: sz.tw, height: sz.th, legend: { show: false }, cursor: { show: false },
-    scales: { x: { time: false, auto: true, range: () => [-S.timebase, 0] },
-              y: { auto: true, range: () => [-0.8, n - 0.2] } },
+    scales: { x: { time: false, auto: false, range: () => [-S.timebase, 0] },
+              y: { auto: false, range: () => [Y_LO, n - 0.2] } },
     axes: [
       { label: "time (s, 0 = newest sample)", size: 40, grid: { stroke: "#eef1f4" } },
       { label: "channel", size: 70, gap: 4,
         splits: u => { const step = Math.max(1, Math.ceil(n * 13 / Math.max(1, u.bbox.height / devicePixelRatio)));
           return offsets.filter((_, i) => i % step === 0); },
         values: (u, splits) => splits.map(v => { const i = n - 1 - Math.round(v); const q = S.quality[S.names[i]];
-          const req = S.required === null || S.required.includes(S.names[i]) ? "" : "";
-          return S.names[i] + (q && q.status !== "ok" ? " !" : "") + req; }),
+          return S.names[i] + (q && q.status !== "ok" ? " !" : ""); }),
         grid: { stroke: "#f1f3f5" }, font: "11px system-ui" },
     ],
-    series,
-    hooks: { draw: [drawMarkers] },
+    series: [{}],
   };
   S.traceSize = [sz.tw, sz.th];
-  S.plots.traces = new uPlot(opts, [[0], ...S.names.map(() => [null])], $("traces"));
+  const u = new uPlot(opts, [[0]], $("traces"));
+  S.plots.traces = u;
+  // the traces themselves: a canvas of their own over the plot area (see stepStrip)
+  const cv = document.createElement("canvas");
+  cv.style.cssText = "position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none";
+  u.over.appendChild(cv);
+  strip.cv = cv; strip.ctx = cv.getContext("2d"); strip.full = true;
   window.bciView.nTraces = n;
 }
 
-function drawMarkers(u) {
-  if (!S.markers.length || !isFinite(S.tLatest)) return;
-  const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
+// ---------------------------------------------------------------- traces: a strip chart
+// uPlot draws the axes and the grid, only when the size, time base or channel labels change.
+// The traces are drawn on their own canvas over the plot area: each update shifts it left by
+// the whole pixels the newest sample moved and draws only the samples that are new, so the
+// work per frame does not grow with the channels' history. Everything is drawn again when the
+// time base, scale, filters, a channel's colour or the size change (and once a second with
+// the filters off, to follow each channel's mean).
+const Y_LO = -0.8;
+const strip = { cv: null, ctx: null, w: 0, h: 0, pxPerS: 1, tRef: NaN, pRight: 0, tRight: NaN,
+                tDrawn: NaN, full: true, labelX: -1e9, a: null, b: null, colors: [] };
+
+function stripLayout() {
+  const cv = strip.cv, dpr = devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(cv.clientWidth * dpr)), h = Math.max(1, Math.round(cv.clientHeight * dpr));
+  if (cv.width !== w || cv.height !== h) { cv.width = w; cv.height = h; }
+  strip.w = w; strip.h = h; strip.pxPerS = w / S.timebase;
+  // value -> pixel per channel: y = b[i] + a[i] * v (the channel's offset, scale and mean)
+  const n = S.n, yHi = n - 0.2, k = h / (yHi - Y_LO);
+  strip.a = new Float64Array(n); strip.b = new Float64Array(n);
+  const i0 = Math.max(0, lowerBound(S.T, S.tLatest - S.timebase) - 1);
+  for (let i = 0; i < n; i++) {
+    const g = 0.5 / (S.scale * S.chScale[i]);
+    let mean = 0;
+    if (!S.filtered) {  // raw: each channel's mean over the window is removed
+      const col = S.X[i]; let c = 0;
+      for (let j = i0; j < col.length; j++) { const v = col[j]; if (v === v) { mean += v; c++; } }
+      mean = c ? mean / c : 0;
+    }
+    strip.a[i] = -g * k; strip.b[i] = (yHi - (n - 1 - i) + mean * g) * k;
+  }
+  strip.colors = S.names.map((_, i) => chColor(i));
+}
+
+function stripSegment(j0, j1) {
+  // samples j0..j1 of every channel; a NaN (a gap) lifts the pen
+  const ctx = strip.ctx, T = S.T, w = strip.w, tR = strip.tRight, px = strip.pxPerS;
+  ctx.lineWidth = devicePixelRatio || 1; ctx.lineJoin = "round"; ctx.setLineDash([]);
+  for (let i = 0; i < S.n; i++) {
+    const col = S.X[i], a = strip.a[i], b = strip.b[i];
+    ctx.beginPath(); let down = false;
+    for (let j = j0; j <= j1; j++) {
+      const v = col[j];
+      if (v !== v) { down = false; continue; }
+      const x = w + (T[j] - tR) * px, y = b + a * v;
+      if (down) ctx.lineTo(x, y); else { ctx.moveTo(x, y); down = true; }
+    }
+    ctx.strokeStyle = strip.colors[i]; ctx.stroke();
+  }
+}
+
+function stripMarkers(all) {
+  // markers and stimulus onsets: dashed lines, labels left of the line (never cut at the edge)
+  const ctx = strip.ctx, dpr = devicePixelRatio || 1, w = strip.w, h = strip.h;
+  const tL = strip.tRight - S.timebase;
   ctx.save();
-  ctx.font = `${Math.round(10 * devicePixelRatio)}px system-ui`;
-  ctx.textBaseline = "top";
-  let lastX = -1e9;
+  ctx.font = `${Math.round(10 * dpr)}px system-ui`; ctx.textBaseline = "top"; ctx.textAlign = "right";
+  ctx.lineWidth = dpr; ctx.setLineDash([4 * dpr, 3 * dpr]);
   for (const m of S.markers) {
-    const x = m.t - S.tLatest;
-    if (x < -S.timebase || x > 0) continue;
-    const px = u.valToPos(x, "x", true);
-    ctx.strokeStyle = "rgba(200, 30, 30, 0.75)"; ctx.setLineDash([4, 3]); ctx.lineWidth = 1 * devicePixelRatio;
-    ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, top + h); ctx.stroke();
-    if (px - lastX > 50 * devicePixelRatio) {
-      ctx.fillStyle = "rgba(160, 20, 20, 0.95)"; ctx.fillText(m.v, px + 3, top + 2); lastX = px;
+    if (m.drawn && !all) continue;
+    if (m.t > strip.tRight) { m.drawn = false; continue; }  // drawn once the traces reach it
+    m.drawn = true;
+    if (m.t < tL) continue;
+    const x = Math.round(w + (m.t - strip.tRight) * strip.pxPerS) + 0.5;
+    ctx.strokeStyle = "rgba(200, 30, 30, 0.75)";
+    ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
+    if (x - strip.labelX > 50 * dpr || x < strip.labelX) {
+      ctx.fillStyle = "rgba(160, 20, 20, 0.95)"; ctx.fillText(m.v, x - 3 * dpr, 2 * dpr); strip.labelX = x;
     }
   }
   ctx.restore();
+}
+
+function stripFull() {
+  stripLayout();
+  strip.ctx.clearRect(0, 0, strip.w, strip.h);
+  strip.tRef = strip.tRight = S.tLatest; strip.pRight = 0; strip.labelX = -1e9; strip.full = false;
+  strip.tDrawn = NaN;
+  if (!S.T.length || !isFinite(S.tLatest)) return;
+  const j0 = Math.max(0, lowerBound(S.T, S.tLatest - S.timebase) - 1), j1 = S.T.length - 1;
+  stripSegment(j0, j1);
+  strip.tDrawn = S.T[j1];
+  stripMarkers(true);
+}
+
+function renderTraces() {
+  // returns true when something new was drawn
+  if (!strip.cv || !S.T.length || !isFinite(S.tLatest)) return false;
+  if (strip.full) { stripFull(); return true; }
+  const p = Math.floor((S.tLatest - strip.tRef) * strip.pxPerS), dx = p - strip.pRight;
+  if (dx < 0 || dx >= strip.w) { stripFull(); return true; }
+  const ctx = strip.ctx, w = strip.w, h = strip.h;
+  if (dx > 0) {  // scroll: the drawn traces move left by whole pixels
+    ctx.globalCompositeOperation = "copy";
+    ctx.drawImage(strip.cv, dx, 0, w - dx, h, 0, 0, w - dx, h);
+    ctx.globalCompositeOperation = "source-over";
+    ctx.clearRect(w - dx, 0, dx, h);
+    strip.pRight = p; strip.tRight = strip.tRef + p / strip.pxPerS; strip.labelX -= dx;
+  }
+  // the new samples up to the right edge, joined to the last one drawn
+  const j0 = isFinite(strip.tDrawn) ? lowerBound(S.T, strip.tDrawn) : Math.max(0, lowerBound(S.T, strip.tRight - S.timebase) - 1);
+  const j1 = lowerBound(S.T, strip.tRight + 1e-9) - 1;
+  if (j1 <= j0 && dx === 0) return false;
+  if (j1 > j0) { stripSegment(j0, j1); strip.tDrawn = S.T[j1]; }
+  stripMarkers(false);
+  return true;
 }
 
 function makeProbs(classes) {
@@ -133,7 +222,7 @@ function setMeta(meta) {
 }
 
 function addSignal(sig) {
-  if (sig.reset) { S.T = []; S.X = S.names.map(() => []); }
+  if (sig.reset) { S.T = []; S.X = S.names.map(() => []); strip.full = true; }
   const n = sig.n, x = b64(sig.x, Float32Array), t = b64(sig.t, Float64Array);
   for (let j = 0; j < n; j++) { S.T.push(t[j]); if (x[j] !== x[j]) window.bciView.gaps += 1; }
   for (let i = 0; i < S.n; i++) {
@@ -147,30 +236,10 @@ function addSignal(sig) {
     S.T.splice(0, cut); for (const col of S.X) col.splice(0, cut);
   }
   window.bciView.samples += n;
-  S.dirty = true;
+  markDirty();
 }
 
 function lowerBound(arr, v) { let lo = 0, hi = arr.length; while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m] < v) lo = m + 1; else hi = m; } return lo; }
-
-function renderTraces() {
-  const u = S.plots.traces; if (!u || !S.T.length) return;
-  const t0 = S.tLatest - S.timebase;
-  // the newest sample's time; NaN columns (gaps) carry the time just after the last sample
-  const i0 = Math.max(0, lowerBound(S.T, t0) - 1);
-  const m = S.T.length - i0;
-  const xs = new Array(m);
-  for (let j = 0; j < m; j++) xs[j] = S.T[i0 + j] - S.tLatest;
-  const data = [xs];
-  for (let i = 0; i < S.n; i++) {
-    const col = S.X[i], off = S.n - 1 - i, g = 0.5 / (S.scale * S.chScale[i]);
-    let mean = 0;
-    if (!S.filtered) { let c = 0; for (let j = i0; j < S.T.length; j++) { const v = col[j]; if (v === v) { mean += v; c++; } } mean = c ? mean / c : 0; }
-    const ys = new Array(m);
-    for (let j = 0; j < m; j++) { const v = col[i0 + j]; ys[j] = v === v ? off + (v - mean) * g : null; }
-    data.push(ys);
-  }
-  u.setData(data);
-}
 
 function addDecisions(d) {
   if (!S.plots.probs || S.dec.classes.join() !== d.classes.join()) { S.dec.classes = d.classes; makeProbs(d.classes); S.dec.T = []; S.dec.P = []; }
@@ -178,8 +247,7 @@ function addDecisions(d) {
   const lab = d.label[d.label.length - 1];
   const name = lab >= 0 && lab < d.classes.length ? d.classes[lab] : "(none)";
   if (name !== S.lastLabel) { window.bciView.labelChanges += 1; S.lastLabel = name; }
-  window.bciView.label = name;
-  $("label").textContent = name;
+  S.dec.labelName = name;  // shown at most 5 times a second (slowTick): a text change lays out the page
   if (S.dec.T.length > 2000) { S.dec.T.splice(0, 500); S.dec.P.splice(0, 500); }
   S.dec.dirty = true;
 }
@@ -237,45 +305,58 @@ function buildQualityTable() {
   body.querySelectorAll("button").forEach(b => b.addEventListener("click", () => {
     const i = +b.dataset.i; S.chScale[i] *= +b.dataset.f;
     b.parentElement.querySelector(".sc").textContent = "×" + (1 / S.chScale[i]).toString().slice(0, 5);
-    S.dirty = true;
+    redrawAll();
   }));
 }
 
 function setQuality(list) {
+  const before = S.names.map(ch => (S.quality[ch] || {}).status).join();
   S.quality = {};
   for (const q of list) S.quality[q.name] = q;
+  const changed = S.names.map(ch => (S.quality[ch] || {}).status).join() !== before;
   for (const tr of $("quality").querySelectorAll("tbody tr")) {
     const q = S.quality[tr.dataset.ch]; if (!q) continue;
-    tr.className = q.status === "ok" ? "" : (BAD[q.status] === "#d62728" ? "bad" : "warn");
-    tr.querySelector(".status").textContent = q.status.replace("_", " ");
-    tr.querySelector(".std").textContent = q.std_uv === null ? "–" : q.std_uv.toFixed(1);
-    tr.querySelector(".line").textContent = (100 * q.line_ratio).toFixed(0) + " %";
-    tr.querySelector(".imp").textContent = q.impedance_kohm === null ? "–" : q.impedance_kohm.toFixed(0);
+    const cls = q.status === "ok" ? "" : (BAD[q.status] === "#d62728" ? "bad" : "warn");
+    if (tr.className !== cls) tr.className = cls;
+    setText(tr.querySelector(".status"), q.status.replace("_", " "));
+    setText(tr.querySelector(".std"), q.std_uv === null ? "–" : q.std_uv.toFixed(1));
+    setText(tr.querySelector(".line"), (100 * q.line_ratio).toFixed(0) + " %");
+    setText(tr.querySelector(".imp"), q.impedance_kohm === null ? "–" : q.impedance_kohm.toFixed(0));
   }
-  if (S.plots.traces) S.plots.traces.redraw(false, true);
+  // channel colours and "!" marks: axes and traces again only when a status changed
+  if (changed) { if (S.plots.traces) S.plots.traces.redraw(false, true); redrawAll(); }
+  else if (!S.filtered) redrawAll();  // raw traces follow each channel's mean
 }
 
+function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+
 function setLatency(lat) {
+  // the rows are built once; later updates change only the cells whose text changed
   const body = $("latency").querySelector("tbody");
-  body.innerHTML = "";
+  const stages = Object.entries(lat.stages);
+  if (body.rows.length !== stages.length) {
+    body.innerHTML = stages.map(() => "<tr><td></td><td></td><td></td><td></td><td></td></tr>").join("");
+  }
   let rows = 0;
-  for (const [st, r] of Object.entries(lat.stages)) {
+  stages.forEach(([st, r], k) => {
     const f = v => v === null || v === undefined ? "–" : v.toFixed(2);
     const over = r.p99 !== null && r.budget !== null && r.p99 > r.budget;
-    const tr = document.createElement("tr");
-    tr.innerHTML = `<td>${st}</td><td>${f(r.p50)}</td><td class="${over ? "over" : ""}">${f(r.p99)}</td><td>${f(r.budget)}</td><td>${r.overruns}</td>`;
-    body.appendChild(tr);
+    const c = body.rows[k].cells;
+    setText(c[0], st); setText(c[1], f(r.p50)); setText(c[2], f(r.p99)); setText(c[3], f(r.budget));
+    setText(c[4], String(r.overruns));
+    const cls = over ? "over" : "";
+    if (c[2].className !== cls) c[2].className = cls;
     if (r.p50 !== null) rows++;
-  }
+  });
   window.bciView.latencyRows = rows;
-  $("latdesc").textContent = lat.n ? `(last ${Math.min(500, lat.n)} of ${lat.n} decisions)` : "(no stamps stream yet)";
+  setText($("latdesc"), lat.n ? `(last ${Math.min(500, lat.n)} of ${lat.n} decisions)` : "(no stamps stream yet)");
 }
 
 function setAccuracy(acc) {
-  $("cue").textContent = acc.cue ? (acc.cue.class || acc.cue.label) : "–";
-  $("accuracy").textContent = acc.accuracy === null ? "–" : `${(100 * acc.accuracy).toFixed(0)} %`;
-  $("accdesc").textContent = acc.accuracy === null ? "" :
-    `${acc.correct}/${acc.scored} decisions, chance ${(100 * acc.chance).toFixed(0)} %`;
+  setText($("cue"), acc.cue ? (acc.cue.class || acc.cue.label) : "–");
+  setText($("accuracy"), acc.accuracy === null ? "–" : `${(100 * acc.accuracy).toFixed(0)} %`);
+  setText($("accdesc"), acc.accuracy === null ? "" :
+    `${acc.correct}/${acc.scored} decisions, chance ${(100 * acc.chance).toFixed(0)} %`);
 }
 
 function setStimulus(st) {
@@ -301,8 +382,9 @@ function setBanner(status) {
     if (status.signal === "waiting") msgs.push("waiting for a signal stream");
     if (status.signal === "silent") msgs.push(`signal stream ${S.meta ? S.meta.name : ""} stopped sending: the gap is kept, it resumes when the stream comes back`);
   }
-  el.textContent = msgs.join(" · ");
-  el.className = "banner" + (msgs.length ? (S.connected ? "" : " bad") : " hidden");
+  const text = msgs.join(" · "), cls = "banner" + (msgs.length ? (S.connected ? "" : " bad") : " hidden");
+  if (el.textContent !== text) el.textContent = text;
+  if (el.className !== cls) el.className = cls;
 }
 
 // ---------------------------------------------------------------- socket
@@ -314,7 +396,7 @@ function onFrame(f) {
   if (f.quality) setQuality(f.quality);
   if (f.spectrum) setSpectrum(f.spectrum);
   if (f.decisions) addDecisions(f.decisions);
-  if (f.markers) { for (const m of f.markers) S.markers.push(m); if (S.markers.length > 300) S.markers.splice(0, S.markers.length - 300); S.dirty = true; }
+  if (f.markers) { for (const m of f.markers) S.markers.push(m); if (S.markers.length > 300) S.markers.splice(0, S.markers.length - 300); markDirty(); }
   if (f.latency) setLatency(f.latency);
   if (f.accuracy) setAccuracy(f.accuracy);
   if (f.stimulus) setStimulus(f.stimulus);
@@ -335,24 +417,37 @@ function connect() {
 }
 
 // ---------------------------------------------------------------- loop
-let fpsCount = 0, fpsT = performance.now();
-function loop(now) {
-  if (!S.paused) {
-    let drew = false;
-    if (S.dirty) { renderTraces(); S.dirty = false; drew = true; }
-    if (S.dec.dirty) { renderProbs(); S.dec.dirty = false; }
-    if (drew) { fpsCount++; window.bciView.draws++; }
+// Drawing is driven by arriving data: a frame asks for one animation frame; nothing runs
+// between frames except a 5 Hz timer (probabilities) and the once-a-second counters.
+let rafPending = false, fpsCount = 0, fpsT = performance.now(), slowTicks = 0;
+function markDirty() {
+  S.dirty = true;
+  if (!rafPending && !S.paused) { rafPending = true; requestAnimationFrame(loop); }
+}
+function redrawAll() { strip.full = true; markDirty(); }
+
+function loop() {
+  rafPending = false;
+  if (S.paused || !S.dirty) return;
+  S.dirty = false;
+  if (renderTraces()) { fpsCount++; window.bciView.draws++; }
+}
+
+function slowTick() {
+  if (!S.paused && S.dec.dirty) {
+    renderProbs(); S.dec.dirty = false;
+    setText($("label"), S.dec.labelName); window.bciView.label = S.dec.labelName;
   }
-  if (now - fpsT >= 1000) {
-    const u = S.plots.traces, sz = sizes();  // keep the traces as tall as the side column
-    if (u && (Math.abs(S.traceSize[1] - sz.th) > 8 || Math.abs(S.traceSize[0] - sz.tw) > 8)) {
-      u.setSize({ width: sz.tw, height: sz.th }); S.traceSize = [sz.tw, sz.th];
-    }
-    window.bciView.fps = fpsCount * 1000 / (now - fpsT);
-    $("fps").textContent = `${window.bciView.fps.toFixed(0)} fps`;
-    fpsCount = 0; fpsT = now;
+  if (++slowTicks % 5) return;
+  const now = performance.now();
+  const u = S.plots.traces, sz = sizes();  // keep the traces as tall as the side column
+  if (u && (Math.abs(S.traceSize[1] - sz.th) > 8 || Math.abs(S.traceSize[0] - sz.tw) > 8)) {
+    u.setSize({ width: sz.tw, height: sz.th }); S.traceSize = [sz.tw, sz.th]; redrawAll();
   }
-  requestAnimationFrame(loop);
+  window.bciView.fps = fpsCount * 1000 / (now - fpsT);
+  const txt = `${window.bciView.fps.toFixed(0)} fps`;
+  if ($("fps").textContent !== txt) $("fps").textContent = txt;
+  fpsCount = 0; fpsT = now;
 }
 
 function init() {
@@ -365,16 +460,17 @@ function init() {
     const bp = cfg.bandpass ? `${cfg.bandpass[0]}–${cfg.bandpass[1]} Hz` : "";
     $("filterdesc").textContent = `(${[bp, cfg.notch ? `notch ${cfg.notch} Hz` : ""].filter(Boolean).join(", ")})`;
   }).catch(() => {});
-  $("timebase").addEventListener("change", e => { S.timebase = +e.target.value; S.dirty = S.dec.dirty = true; });
-  $("scale").addEventListener("change", e => { S.scale = +e.target.value; S.dirty = true; });
+  $("timebase").addEventListener("change", e => { S.timebase = +e.target.value; S.dec.dirty = true;
+    if (S.plots.traces) S.plots.traces.setScale("x", { min: -S.timebase, max: 0 }); redrawAll(); });
+  $("scale").addEventListener("change", e => { S.scale = +e.target.value; redrawAll(); });
   $("filters").addEventListener("change", e => { S.filtered = e.target.checked; if (S.ws && S.connected) S.ws.send(JSON.stringify({ filtered: S.filtered })); });
-  $("pause").addEventListener("click", e => { S.paused = !S.paused; e.target.textContent = S.paused ? "resume" : "pause"; if (!S.paused) S.dirty = S.dec.dirty = true; });
+  $("pause").addEventListener("click", e => { S.paused = !S.paused; e.target.textContent = S.paused ? "resume" : "pause"; if (!S.paused) { S.dec.dirty = true; redrawAll(); } });
   window.addEventListener("resize", () => { const sz = sizes();
-    if (S.plots.traces) S.plots.traces.setSize({ width: sz.tw, height: sz.th });
+    if (S.plots.traces) { S.plots.traces.setSize({ width: sz.tw, height: sz.th }); S.traceSize = [sz.tw, sz.th]; redrawAll(); }
     if (S.plots.probs) S.plots.probs.setSize({ width: sz.pw, height: 140 });
     if (S.plots.spectrum) S.plots.spectrum.setSize({ width: sz.sw, height: 200 }); });
   setBanner({});
   connect();
-  requestAnimationFrame(loop);
+  setInterval(slowTick, 200);
 }
 init();
