@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -121,7 +122,8 @@ def main() -> None:  # pragma: no cover - benchmark
             calibration_s=round(t1 - t0, 1),
             online_s=round(time.time() - t1, 1),
             calibration_dropped_frames=timing["dropped_frames"],
-            machine=f"{platform.node()} ({platform.processor() or platform.machine()}), shared",
+            machine=f"{platform.node()} ({platform.processor() or platform.machine()}), "
+            f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
         )
         sys.stdout.write(json.dumps(row, default=float) + "\n")
         rows.append(row)
