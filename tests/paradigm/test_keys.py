@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,32 @@ class _Markers:
         self.inlet.close_stream()
 
 
+@contextmanager
+def _bci(args: list[str], cwd: Path, log: Path, marker_stream: str) -> Iterator[_Markers]:
+    """``bci ARGS`` in a subprocess with its marker stream; Escape ends it after the block.
+
+    The output goes to ``log`` (a full pipe would block the run); the process is killed if
+    the block fails.
+    """
+    bci = Path(sys.executable).with_name("bci")
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(bci), *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        markers = None
+        try:
+            markers = _Markers(marker_stream, proc, log)
+            yield markers
+            markers.close()  # inlets close before their outlets go
+            markers = None
+            _press("Escape")
+            proc.wait(timeout=60)
+        finally:
+            if markers is not None:
+                markers.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def _screen() -> np.ndarray:
     from PIL import ImageGrab
 
@@ -89,18 +117,9 @@ def test_pause_then_abort_keys_leave_a_gap_markers_and_a_complete_xdf(
     )  # fmt: skip
     paradigm = tmp_path / "paradigm_keys.yaml"
     paradigm.write_text(yaml.safe_dump(cfg))
-    bci = Path(sys.executable).with_name("bci")
-    log = (tmp_path / "calibrate.log").open("w")  # a file: a full pipe would block the run
-    proc = subprocess.Popen(
-        [str(bci), "calibrate", "--live", "-p", str(paradigm), "--source", "simulated",
-         "-o", str(tmp_path / "model")],
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    markers = None
-    try:
-        markers = _Markers(f"mk-{uid}", proc, tmp_path / "calibrate.log")
+    args = ["calibrate", "--live", "-p", str(paradigm), "--source", "simulated",
+            "-o", str(tmp_path / "model")]  # fmt: skip
+    with _bci(args, tmp_path, tmp_path / "calibrate.log", f"mk-{uid}") as markers:
         markers.wait_for(lambda v: sum(x in ONSETS for x in v) >= 3, timeout=60)
         _press("p")  # mid-run: the pause comes at the end of the current trial
         markers.wait_for(lambda v: "pause" in v, timeout=10)
@@ -112,17 +131,7 @@ def test_pause_then_abort_keys_leave_a_gap_markers_and_a_complete_xdf(
         _press("p")
         markers.wait_for(lambda v: "resume" in v, timeout=10)
         markers.wait_for(lambda v: sum(x in ONSETS for x in v) >= n_paused + 2, timeout=20)
-        markers.close()  # inlets close before their outlets go
-        markers = None
-        _press("Escape")
-        proc.wait(timeout=60)
-    finally:
-        log.close()
-        if markers is not None:
-            markers.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = markers.proc
     # the pause screen: a still screen with text, no picture coming
     assert np.array_equal(first, second)
     assert (first > 200).sum() > 50  # white text on black
@@ -190,28 +199,12 @@ def test_abort_key_ends_an_online_session_with_status_130_and_a_complete_xdf(
         "outputs": {"mqtt": {"enabled": False}, "lsl": {"name": f"dec-{uid}"}},
     }  # fmt: skip
     (tmp_path / "session.yaml").write_text(yaml.safe_dump(session))
-    log = (tmp_path / "run.log").open("w")
-    bci = Path(sys.executable).with_name("bci")
-    proc = subprocess.Popen(
-        [str(bci), "run", str(tmp_path / "session.yaml")], cwd=tmp_path, stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    markers = None
-    try:
-        markers = _Markers(f"mk-{uid}", proc, tmp_path / "run.log")
+    with _bci(
+        ["run", str(tmp_path / "session.yaml")], tmp_path, tmp_path / "run.log", f"mk-{uid}"
+    ) as markers:
         markers.wait_for(lambda v: any(x.endswith("s") and x[:-1] in labels for x in v), 60)
         time.sleep(1.0)  # mid-trial
-        markers.close()
-        markers = None
-        _press("Escape")
-        proc.wait(timeout=60)
-    finally:
-        log.close()
-        if markers is not None:
-            markers.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = markers.proc
     out = (tmp_path / "run.log").read_text()
     assert proc.returncode == 130, out
     assert "aborted with the abort key after 0 of 10 trials" in out
