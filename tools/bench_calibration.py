@@ -178,6 +178,20 @@ def pretrained_vs_scratch(results: list[dict]) -> str:
     return "\n" + "\n".join(lines)
 
 
+def quiet_logging(*extra: str) -> None:
+    """INFO logging for the benchmark's own lines; model export and evaluation at WARNING."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for name in (
+        "bci.models",
+        "onnx_ir",
+        "onnxscript",
+        "bci._decoder",
+        "bci.models.calibration._evaluate",
+        *extra,
+    ):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -192,15 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fast", action="store_true", help="No learning curve or shortcut check (faster)."
     )
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for name in (
-        "bci.models",
-        "onnx_ir",
-        "onnxscript",
-        "bci._decoder",
-        "bci.models.calibration._evaluate",
-    ):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_logging()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     results = run(

@@ -93,14 +93,18 @@ def mean_over_sets(rows: list[dict], strategy: str = "linear_probe") -> dict[str
     }
 
 
-def probe(encoder: str | Path) -> list[dict]:
-    """Linear-probe rows of the calibration benchmark for ``encoder`` (empty without the data)."""
+def _calibration_bench():  # noqa: ANN202 (the tools/bench_calibration.py module)
     sys.path.insert(0, str(ROOT / "tools"))
     try:
         import bench_calibration
     finally:
         sys.path.pop(0)
-    return bench_calibration.run(encoder=str(encoder), strategies=["linear_probe"], fast=True)
+    return bench_calibration
+
+
+def probe(encoder: str | Path) -> list[dict]:
+    """Linear-probe rows of the calibration benchmark for ``encoder`` (empty without the data)."""
+    return _calibration_bench().run(encoder=str(encoder), strategies=["linear_probe"], fast=True)
 
 
 def run_point(
@@ -498,16 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-progress", dest="progress", action="store_false")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for name in (
-        "bci.models",
-        "onnx_ir",
-        "onnxscript",
-        "bci._decoder",
-        "bci.models.calibration._evaluate",
-        "bench_calibration",
-    ):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _calibration_bench().quiet_logging("bench_calibration")
     if args.replot:
         result = json.loads(Path(args.json).read_text())
         Path(args.md).write_text(markdown(result))
