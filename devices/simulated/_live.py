@@ -294,6 +294,12 @@ class SimulatedParticipant:
         inlets: dict[str, pylsl.StreamInlet] = {}
         untagged: set[str] = set()  # kinds followed on an external (untagged) stream
         started = last_check = time.monotonic()
+
+        def drop(kind: str) -> pylsl.StreamInlet:
+            untagged.discard(kind)
+            self.listening.discard(kind)
+            return inlets.pop(kind)
+
         try:
             while not self._stop.is_set():
                 recheck = time.monotonic() - last_check > 0.5
@@ -302,9 +308,7 @@ class SimulatedParticipant:
                 for kind, res in resolvers.items():
                     if kind in untagged and recheck and self._owned(res.results()):
                         logger.info("Own %s stream appeared; leaving the untagged one", kind)
-                        inlets.pop(kind).close_stream()
-                        untagged.discard(kind)
-                        self.listening.discard(kind)
+                        drop(kind).close_stream()
                     if kind not in inlets:
                         found = self._own_first(res.results(), time.monotonic() - started)
                         if found:
@@ -329,8 +333,7 @@ class SimulatedParticipant:
                         values, stamps = inlet.pull_chunk(timeout=0.0)
                     except pylsl.util.LostError:
                         logger.warning("Stimulus stream %s lost; resolving again", kind)
-                        del inlets[kind]
-                        self.listening.discard(kind)
+                        drop(kind)  # a lost untagged stream must not mark its successor
                         continue
                     if kind == "frames":
                         if stamps:
