@@ -1,6 +1,7 @@
 // bci view: the page. Frames arrive on a WebSocket; the traces are updated at most once per
 // animation frame and only when something new arrived (only the new samples are drawn); the
-// probabilities at most 5 times a second; tables when their values come (1-2 times a second).
+// probabilities at most 5 times a second, in the same animation frame as the traces; tables
+// when their values come (1-2 times a second).
 // Everything kept here is bounded.
 "use strict";
 
@@ -247,9 +248,10 @@ function addDecisions(d) {
   const lab = d.label[d.label.length - 1];
   const name = lab >= 0 && lab < d.classes.length ? d.classes[lab] : "(none)";
   if (name !== S.lastLabel) { window.bciView.labelChanges += 1; S.lastLabel = name; }
-  S.dec.labelName = name;  // shown at most 5 times a second (slowTick): a text change lays out the page
+  S.dec.labelName = name;  // shown at most 5 times a second: a text change lays out the page
   if (S.dec.T.length > 2000) { S.dec.T.splice(0, 500); S.dec.P.splice(0, 500); }
   S.dec.dirty = true;
+  requestDraw();
 }
 
 function renderProbs() {
@@ -417,28 +419,33 @@ function connect() {
 }
 
 // ---------------------------------------------------------------- loop
-// Drawing is driven by arriving data: a frame asks for one animation frame; nothing runs
-// between frames except a 5 Hz timer (probabilities) and the once-a-second counters.
-let rafPending = false, fpsCount = 0, fpsT = performance.now(), slowTicks = 0;
-function markDirty() {
-  S.dirty = true;
+// Drawing is driven by arriving data: a frame asks for one animation frame, and everything
+// that changed is drawn in it (the browser then composes one frame, not one per panel).
+// Nothing runs between frames except the once-a-second counters.
+const PROBS_EVERY_MS = 200;  // the probabilities and the emitted label: at most 5 times a second
+let rafPending = false, fpsCount = 0, fpsT = performance.now(), probsT = -Infinity;
+function requestDraw() {
   if (!rafPending && !S.paused) { rafPending = true; requestAnimationFrame(loop); }
 }
+function markDirty() { S.dirty = true; requestDraw(); }
 function redrawAll() { strip.full = true; markDirty(); }
 
-function loop() {
+function loop(now) {
   rafPending = false;
-  if (S.paused || !S.dirty) return;
-  S.dirty = false;
-  if (renderTraces()) { fpsCount++; window.bciView.draws++; }
-}
-
-function slowTick() {
-  if (!S.paused && S.dec.dirty) {
-    renderProbs(); S.dec.dirty = false;
+  if (S.paused) return;
+  if (S.dirty) {
+    S.dirty = false;
+    if (renderTraces()) { fpsCount++; window.bciView.draws++; }
+  }
+  if (S.dec.dirty && now - probsT >= PROBS_EVERY_MS) {
+    probsT = now; S.dec.dirty = false;
+    renderProbs();
     setText($("label"), S.dec.labelName); window.bciView.label = S.dec.labelName;
   }
-  if (++slowTicks % 5) return;
+}
+
+function secondTick() {
+  if (S.dec.dirty) requestDraw();  // probabilities held back by the 5 Hz limit, and no frame since
   const now = performance.now();
   const u = S.plots.traces, sz = sizes();  // keep the traces as tall as the side column
   if (u && (Math.abs(S.traceSize[1] - sz.th) > 8 || Math.abs(S.traceSize[0] - sz.tw) > 8)) {
@@ -471,6 +478,6 @@ function init() {
     if (S.plots.spectrum) S.plots.spectrum.setSize({ width: sz.sw, height: 200 }); });
   setBanner({});
   connect();
-  setInterval(slowTick, 200);
+  setInterval(secondTick, 1000);
 }
 init();
