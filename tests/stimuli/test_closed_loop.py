@@ -170,36 +170,8 @@ def test_grating_has_the_configured_contrast():
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)")
-def test_live_loop_presenter_and_lsl_participant(tmp_path, uid):
-    cfg = SessionConfig(
-        name="cllive",
-        sources=[
-            {
-                "kind": "simulated",
-                "seed": 1,
-                "paradigm": "none",
-                "name": f"bci-sim-{uid}",
-                "truth": f"bci-sim-truth-{uid}",
-            }
-        ],
-        closed_loop={
-            "mode": "live",
-            "rounds": 1,
-            "calibration_trials": 2,
-            "calibration_repeats": 0,
-            "trial_duration": 1.0,
-            "iti": 0.2,
-            "report_dir": str(tmp_path),
-            "safety": OPT_IN,
-            "model": {"image_size": 32},
-            "optimizer": {"steps": 400, "threads": 1},
-            "presenter": {
-                "size": [400, 300],
-                "marker_stream": f"bci-markers-{uid}",
-                "description_stream": f"bci-stimuli-{uid}",
-            },
-        },
-    )
+def test_live_loop_presenter_and_lsl_participant(live_loop_config):
+    cfg = live_loop_config(calibration_repeats=0, iti=0.2, optimizer={"steps": 400, "threads": 1})
     report = run_closed_loop(cfg)
     data = json.loads((report / "rounds.json").read_text())
     measured = [t["measured"] for t in data["trials"]]

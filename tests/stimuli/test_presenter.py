@@ -121,41 +121,15 @@ def test_presenter_refuses_unsafe_flicker_and_aborts(uid):
         assert reply.aborted and time.monotonic() - t0 < 5.0
 
 
-def test_live_closed_loop_writes_its_xdf_with_stimulus_durations_within_a_frame(tmp_path, uid):
+def test_live_closed_loop_writes_its_xdf_with_stimulus_durations_within_a_frame(
+    tmp_path, uid, live_loop_config
+):
     import pyxdf
 
-    from bci.config import SessionConfig
     from bci.stimuli import run_closed_loop
 
-    opt_in = {"screened_participant": True, "screened_reason": "simulated participant"}
-    cfg = SessionConfig(
-        name="cllive",
-        sources=[
-            {
-                "kind": "simulated",
-                "seed": 1,
-                "paradigm": "none",
-                "name": f"bci-sim-{uid}",
-                "truth": f"bci-sim-truth-{uid}",
-            }
-        ],
-        closed_loop={
-            "mode": "live",
-            "rounds": 1,
-            "calibration_trials": 2,
-            "trial_duration": 1.0,
-            "iti": 0.3,
-            "report_dir": str(tmp_path),
-            "safety": opt_in,
-            "model": {"image_size": 32},
-            "optimizer": {"steps": 5, "threads": 1},
-            "presenter": {
-                "size": [400, 300],
-                "screenshots": False,
-                "marker_stream": f"bci-markers-{uid}",
-                "description_stream": f"bci-stimuli-{uid}",
-            },
-        },
+    cfg = live_loop_config(
+        iti=0.3, optimizer={"steps": 5, "threads": 1}, presenter={"screenshots": False}
     )
     run_closed_loop(cfg)
     (path,) = tmp_path.glob("live_*.xdf")
