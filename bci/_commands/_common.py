@@ -101,6 +101,10 @@ def cli_values(model: type[M], values: dict[str, object], flags: dict[str, str],
         ) from None
 
 
+#: Exit status of a run ended by the abort key (as after Ctrl-C).
+ABORTED = 130
+
+
 def check_flag(model: type, key: str, value: object, flag: str) -> None:
     """Validate one flag with the rule of config key ``key`` of ``model`` (``None``: unset)."""
     if value is None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import check_flag, cli_errors
+from ._common import ABORTED, check_flag, cli_errors
 
 PARADIGMS = {
     "ssvep": "muse-ssvep",
@@ -20,8 +20,6 @@ PARADIGMS = {
     "sim-p300": "sim-p300",
 }
 LIVE_SIM = {"sim-ssvep": "ssvep", "sim-p300": "p300"}
-#: Exit status of ``bci calibrate --live`` ended by the abort key (as after Ctrl-C).
-ABORTED = 130
 
 
 def calibrate(

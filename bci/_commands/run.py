@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import cli_errors, cli_values
+from ._common import ABORTED, cli_errors, cli_values
 
 
 def run(
@@ -104,7 +104,7 @@ def run(
             if result.recording is not None:
                 typer.echo(f"recording: {result.recording}")
             if result.summary.get("paradigm", {}).get("aborted"):
-                raise typer.Exit(130)  # the abort key, as after Ctrl-C
+                raise typer.Exit(ABORTED)
         else:
             typer.echo(f"closed-loop report: {result}")
 
