@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bci.devices.simulated import DEFAULT_EEG_MONTAGE  # noqa: E402 - after the sys.path set-up
+
+if TYPE_CHECKING:
+    from bci._runtime import EngineSettings
 
 logger = logging.getLogger("bench_runtime")
 
@@ -187,14 +191,11 @@ def _start_publisher(
     )
 
 
-def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
-    import psutil
+def engine_settings(name: str, budget_ms: float) -> EngineSettings:
+    """Our engine's settings in every scenario: 1 s windows every 0.1 s to ``<name>-decisions``."""
+    from bci._runtime import Budgets, EngineSettings
 
-    from bci._decoder import DecoderONNX
-    from bci._runtime import Budgets, Engine, EngineSettings
-    from bci.devices import OutletLSL, SourceLSL
-
-    settings = EngineSettings(
+    return EngineSettings(
         session="bench",
         window=1.0,
         hop=0.1,
@@ -205,10 +206,19 @@ def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
         warmup=20,
         metrics_interval=5.0,
     )
+
+
+def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
+    import psutil
+
+    from bci._decoder import DecoderONNX
+    from bci._runtime import Engine
+    from bci.devices import OutletLSL, SourceLSL
+
     engine = Engine(
         SourceLSL(name=name, timeout=10.0, bufsize=2.0),
         DecoderONNX(model, provider="cpu", threads=1),
-        settings,
+        engine_settings(name, budget_ms),
         outlet_factory=OutletLSL,
     )
     engine.prepare()

@@ -206,27 +206,16 @@ class _Engine:
         import asyncio
 
         from bci._decoder import DecoderONNX
-        from bci._runtime import Budgets, Engine, EngineSettings
+        from bci._runtime import Engine
         from bci.devices import OutletLSL, SourceLSL
 
         try:
-            settings = EngineSettings(
-                session="bench",
-                window=1.0,
-                hop=0.1,
-                bandpass=(1.0, 40.0),
-                notch=50.0,
-                budgets=Budgets(decision_ms=20.0),
-                lsl_name=f"{self.name}-decisions",
-                warmup=20,
-                metrics_interval=5.0,
-            )
             engine = Engine(
                 # latencies from each sample's own LSL timestamp: no dejittering, whose
                 # estimate of the sender's rate could move a decision's reference time
                 SourceLSL(name=self.name, timeout=10.0, bufsize=2.0, dejitter=False),
                 DecoderONNX(self.model, provider="cpu", threads=1),
-                settings,
+                br.engine_settings(self.name, budget_ms=20.0),
                 outlet_factory=OutletLSL,
                 on_decision=self._on_decision,
             )
