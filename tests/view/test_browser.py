@@ -130,6 +130,27 @@ def test_bci_run_view_in_headless_chromium(browser, tmp_path, uid):
             ),
             timeout=20.0,
         )
+        # the default display sweeps: the columns just ahead of the newest sample are empty
+        gap_ink = browser.execute_script(
+            """const x = Math.ceil(xSweep(strip.tDrawn)) + 2, w = Math.floor(SWEEP_GAP * strip.w) - 4;
+            if (S.display !== "sweep" || x + w > strip.w) return -1;
+            const px = strip.ctx.getImageData(x, 0, w, strip.h).data;
+            let ink = 0; for (let k = 3; k < px.length; k += 4) if (px[k] > 0) ink++;
+            return ink;"""
+        )
+        assert gap_ink in (0, -1)  # -1: the gap wraps past the right edge just now
+        # scrolling draws every channel again
+        from selenium.webdriver.support.ui import Select
+
+        Select(browser.find_element("id", "display")).select_by_value("scroll")
+        wait_for(
+            browser,
+            lambda s: browser.execute_script("return S.display") == "scroll"
+            and min(_inked_columns(browser)) > 100,
+            timeout=10.0,
+        )
+        Select(browser.find_element("id", "display")).select_by_value("sweep")
+        time.sleep(0.5)  # drawn again in the default display for the screenshot
         shot = tmp_path / "view.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 20_000

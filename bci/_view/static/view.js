@@ -11,7 +11,7 @@ const BAD = { disconnected: "#d62728", railed: "#d62728", flat: "#d62728", line_
 
 const S = {
   meta: null, names: [], n: 0, T: [], X: [], tLatest: NaN, dirty: false,
-  timebase: 10, scale: 50, chScale: [], filtered: true, paused: false,
+  timebase: 10, display: "sweep", scale: 50, chScale: [], filtered: true, paused: false,
   quality: {}, required: null, traceSize: [0, 0], specRange: [-60, 40], lineFreq: null,
   dec: { T: [], P: [], classes: [], label: null, dirty: false },
   markers: [], lastLabel: null,
@@ -51,14 +51,14 @@ function sizes() {
 // ---------------------------------------------------------------- plots
 function makeTraces() {
   if (S.plots.traces) { S.plots.traces.destroy(); S.plots.traces = null; }
-  const n = S.n, sz = sizes();
+  const n = S.n, sz = sizes(), sweep = S.display !== "scroll";
   const offsets = S.names.map((_, i) => n - 1 - i);
   const opts = {
     width: sz.tw, height: sz.th, legend: { show: false }, cursor: { show: false },
-    scales: { x: { time: false, auto: false, range: () => [-S.timebase, 0] },
+    scales: { x: { time: false, auto: false, range: () => sweep ? [0, S.timebase] : [-S.timebase, 0] },
               y: { auto: false, range: () => [Y_LO, n - 0.2] } },
     axes: [
-      { label: "time (s, 0 = newest sample)", size: 40, grid: { stroke: "#eef1f4" } },
+      { label: sweep ? "time in the sweep (s; the gap is now)" : "time (s, 0 = newest sample)", size: 40, grid: { stroke: "#eef1f4" } },
       { label: "channel", size: 70, gap: 4,
         splits: u => { const step = Math.max(1, Math.ceil(n * 13 / Math.max(1, u.bbox.height / devicePixelRatio)));
           return offsets.filter((_, i) => i % step === 0); },
@@ -71,7 +71,7 @@ function makeTraces() {
   S.traceSize = [sz.tw, sz.th];
   const u = new uPlot(opts, [[0]], $("traces"));
   S.plots.traces = u;
-  // the traces themselves: a canvas of their own over the plot area (see stepStrip)
+  // the traces themselves: a canvas of their own over the plot area (see renderTraces)
   const cv = document.createElement("canvas");
   cv.style.cssText = "position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none";
   u.over.appendChild(cv);
@@ -79,16 +79,21 @@ function makeTraces() {
   window.bciView.nTraces = n;
 }
 
-// ---------------------------------------------------------------- traces: a strip chart
+// ---------------------------------------------------------------- traces
 // uPlot draws the axes and the grid, only when the size, time base or channel labels change.
-// The traces are drawn on their own canvas over the plot area: each update shifts it left by
-// the whole pixels the newest sample moved and draws only the samples that are new, so the
-// work per frame does not grow with the channels' history. Everything is drawn again when the
-// time base, scale, filters, a channel's colour or the size change (and once a second with
-// the filters off, to follow each channel's mean).
+// The traces are drawn on a canvas of their own over the plot area, and each update draws only
+// the samples that are new, so the work per frame does not grow with the channels' history.
+// Two displays, as on clinical EEG machines:
+//   sweep:  new samples overwrite the oldest ones behind a gap that moves left to right and
+//           wraps; a frame changes only the columns at the gap (the default: the cheapest for
+//           the browser, which otherwise copies the whole canvas every frame).
+//   scroll: the traces move left by the whole pixels the newest sample moved.
+// Everything is drawn again when the display, time base, scale, filters, a channel's colour
+// or the size change (and once a second with the filters off, to follow each channel's mean).
 const Y_LO = -0.8;
+const SWEEP_GAP = 0.03;  // the gap ahead of the newest sample, as a fraction of the width
 const strip = { cv: null, ctx: null, w: 0, h: 0, pxPerS: 1, tRef: NaN, pRight: 0, tRight: NaN,
-                tDrawn: NaN, full: true, labelX: -1e9, a: null, b: null, colors: [] };
+                tDrawn: NaN, full: true, labelT: -Infinity, a: null, b: null, colors: [] };
 
 function stripLayout() {
   const cv = strip.cv, dpr = devicePixelRatio || 1;
@@ -112,9 +117,13 @@ function stripLayout() {
   strip.colors = S.names.map((_, i) => chColor(i));
 }
 
-function stripSegment(j0, j1) {
-  // samples j0..j1 of every channel; a NaN (a gap) lifts the pen
-  const ctx = strip.ctx, T = S.T, w = strip.w, tR = strip.tRight, px = strip.pxPerS;
+// a sample's x in device pixels: a sweep wraps at the width, a scroll puts the newest at the right
+function xSweep(t) { const tb = S.timebase; return (((t % tb) + tb) % tb) * strip.pxPerS; }
+function xScroll(t) { return strip.w + (t - strip.tRight) * strip.pxPerS; }
+
+function stripSegment(j0, j1, xOf) {
+  // samples j0..j1 of every channel, x increasing over them; a NaN (a gap) lifts the pen
+  const ctx = strip.ctx, T = S.T;
   ctx.lineWidth = devicePixelRatio || 1; ctx.lineJoin = "round"; ctx.setLineDash([]);
   for (let i = 0; i < S.n; i++) {
     const col = S.X[i], a = strip.a[i], b = strip.b[i];
@@ -122,30 +131,53 @@ function stripSegment(j0, j1) {
     for (let j = j0; j <= j1; j++) {
       const v = col[j];
       if (v !== v) { down = false; continue; }
-      const x = w + (T[j] - tR) * px, y = b + a * v;
+      const x = xOf(T[j]), y = b + a * v;
       if (down) ctx.lineTo(x, y); else { ctx.moveTo(x, y); down = true; }
     }
     ctx.strokeStyle = strip.colors[i]; ctx.stroke();
   }
 }
 
+function stripSamples(j0, j1) {
+  // samples j0..j1 in the chosen display; a sweep is cut where it wraps
+  if (j1 <= j0) return;
+  if (S.display === "scroll") { stripSegment(j0, j1, xScroll); return; }
+  let a = j0;
+  for (let j = j0 + 1; j <= j1; j++) {
+    if (xSweep(S.T[j]) < xSweep(S.T[j - 1])) { if (j - 1 > a) stripSegment(a, j - 1, xSweep); a = j; }
+  }
+  if (j1 > a) stripSegment(a, j1, xSweep);
+}
+
+function sweepClear(t0, t1) {
+  // the columns after the sample at t0 up to the gap ahead of t1, wrapping past the right edge
+  const ctx = strip.ctx, w = strip.w, h = strip.h;
+  const x0 = Math.ceil(xSweep(t0) + (devicePixelRatio || 1));
+  const x1 = Math.ceil(xSweep(t0) + (t1 - t0) * strip.pxPerS + SWEEP_GAP * w);
+  if (x0 < w) ctx.clearRect(x0, 0, Math.min(x1, w) - x0, h);
+  if (x1 > w) ctx.clearRect(Math.max(0, x0 - w), 0, x1 - w - Math.max(0, x0 - w), h);
+}
+
 function stripMarkers(all) {
-  // markers and stimulus onsets: dashed lines, labels left of the line (never cut at the edge)
-  const ctx = strip.ctx, dpr = devicePixelRatio || 1, w = strip.w, h = strip.h;
-  const tL = strip.tRight - S.timebase;
+  // markers and stimulus onsets: dashed lines, drawn once the traces reach them, with their
+  // label left of the line (right of it at the left edge) unless it would cover the one before
+  const ctx = strip.ctx, dpr = devicePixelRatio || 1, h = strip.h, sweep = S.display !== "scroll";
+  const tL = strip.tDrawn - S.timebase * (sweep ? 1 - SWEEP_GAP : 1);
   ctx.save();
-  ctx.font = `${Math.round(10 * dpr)}px system-ui`; ctx.textBaseline = "top"; ctx.textAlign = "right";
+  ctx.font = `${Math.round(10 * dpr)}px system-ui`; ctx.textBaseline = "top";
   ctx.lineWidth = dpr; ctx.setLineDash([4 * dpr, 3 * dpr]);
   for (const m of S.markers) {
     if (m.drawn && !all) continue;
-    if (m.t > strip.tRight) { m.drawn = false; continue; }  // drawn once the traces reach it
+    if (!(m.t <= strip.tDrawn)) { m.drawn = false; continue; }
     m.drawn = true;
     if (m.t < tL) continue;
-    const x = Math.round(w + (m.t - strip.tRight) * strip.pxPerS) + 0.5;
+    const x = Math.round(sweep ? xSweep(m.t) : xScroll(m.t)) + 0.5;
     ctx.strokeStyle = "rgba(200, 30, 30, 0.75)";
     ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
-    if (x - strip.labelX > 50 * dpr || x < strip.labelX) {
-      ctx.fillStyle = "rgba(160, 20, 20, 0.95)"; ctx.fillText(m.v, x - 3 * dpr, 2 * dpr); strip.labelX = x;
+    if ((m.t - strip.labelT) * strip.pxPerS > 50 * dpr || m.t < strip.labelT) {
+      const right = x - 3 * dpr - ctx.measureText(m.v).width < 0;  // no room left of it: right of it
+      ctx.textAlign = right ? "left" : "right"; ctx.fillStyle = "rgba(160, 20, 20, 0.95)";
+      ctx.fillText(m.v, right ? x + 3 * dpr : x - 3 * dpr, 2 * dpr); strip.labelT = m.t;
     }
   }
   ctx.restore();
@@ -154,34 +186,51 @@ function stripMarkers(all) {
 function stripFull() {
   stripLayout();
   strip.ctx.clearRect(0, 0, strip.w, strip.h);
-  strip.tRef = strip.tRight = S.tLatest; strip.pRight = 0; strip.labelX = -1e9; strip.full = false;
+  strip.tRef = strip.tRight = S.tLatest; strip.pRight = 0; strip.labelT = -Infinity; strip.full = false;
   strip.tDrawn = NaN;
   if (!S.T.length || !isFinite(S.tLatest)) return;
-  const j0 = Math.max(0, lowerBound(S.T, S.tLatest - S.timebase) - 1), j1 = S.T.length - 1;
-  stripSegment(j0, j1);
+  const sweep = S.display !== "scroll", j1 = S.T.length - 1;
+  const j0 = sweep ? lowerBound(S.T, S.tLatest - S.timebase * (1 - SWEEP_GAP)) : Math.max(0, lowerBound(S.T, S.tLatest - S.timebase) - 1);
+  stripSamples(j0, j1);
   strip.tDrawn = S.T[j1];
+  if (sweep) sweepClear(strip.tDrawn, strip.tDrawn);
   stripMarkers(true);
 }
 
 function renderTraces() {
   // returns true when something new was drawn
   if (!strip.cv || !S.T.length || !isFinite(S.tLatest)) return false;
-  if (strip.full) { stripFull(); return true; }
+  if (strip.full || !isFinite(strip.tDrawn)) { stripFull(); return true; }
+  return S.display === "scroll" ? scrollStep() : sweepStep();
+}
+
+function sweepStep() {
+  const j0 = lowerBound(S.T, strip.tDrawn), j1 = S.T.length - 1;  // j0: the last sample drawn
+  if (j1 <= j0) return false;
+  if (S.T[j1] - strip.tDrawn >= S.timebase * (1 - SWEEP_GAP)) { stripFull(); return true; }
+  // the gap moves on: clear up to the gap ahead of the newest sample, then draw the new samples
+  sweepClear(strip.tDrawn, S.T[j1]);
+  stripSamples(j0, j1);
+  strip.tDrawn = S.T[j1];
+  stripMarkers(false);
+  return true;
+}
+
+function scrollStep() {
   const p = Math.floor((S.tLatest - strip.tRef) * strip.pxPerS), dx = p - strip.pRight;
   if (dx < 0 || dx >= strip.w) { stripFull(); return true; }
   const ctx = strip.ctx, w = strip.w, h = strip.h;
-  if (dx > 0) {  // scroll: the drawn traces move left by whole pixels
+  if (dx > 0) {  // the drawn traces move left by whole pixels
     ctx.globalCompositeOperation = "copy";
     ctx.drawImage(strip.cv, dx, 0, w - dx, h, 0, 0, w - dx, h);
     ctx.globalCompositeOperation = "source-over";
     ctx.clearRect(w - dx, 0, dx, h);
-    strip.pRight = p; strip.tRight = strip.tRef + p / strip.pxPerS; strip.labelX -= dx;
+    strip.pRight = p; strip.tRight = strip.tRef + p / strip.pxPerS;
   }
   // the new samples up to the right edge, joined to the last one drawn
-  const j0 = isFinite(strip.tDrawn) ? lowerBound(S.T, strip.tDrawn) : Math.max(0, lowerBound(S.T, strip.tRight - S.timebase) - 1);
-  const j1 = lowerBound(S.T, strip.tRight + 1e-9) - 1;
+  const j0 = lowerBound(S.T, strip.tDrawn), j1 = lowerBound(S.T, strip.tRight + 1e-9) - 1;
   if (j1 <= j0 && dx === 0) return false;
-  if (j1 > j0) { stripSegment(j0, j1); strip.tDrawn = S.T[j1]; }
+  if (j1 > j0) { stripSamples(j0, j1); strip.tDrawn = S.T[j1]; }
   stripMarkers(false);
   return true;
 }
@@ -458,6 +507,7 @@ function secondTick() {
 }
 
 function init() {
+  if (location.search.includes("scroll")) { S.display = "scroll"; }
   fetch("config" + location.search).then(r => r.json()).then(cfg => {
     S.required = cfg.required; S.lineFreq = cfg.line_freq;
     const parts = [];
@@ -468,7 +518,9 @@ function init() {
     $("filterdesc").textContent = `(${[bp, cfg.notch ? `notch ${cfg.notch} Hz` : ""].filter(Boolean).join(", ")})`;
   }).catch(() => {});
   $("timebase").addEventListener("change", e => { S.timebase = +e.target.value; S.dec.dirty = true;
-    if (S.plots.traces) S.plots.traces.setScale("x", { min: -S.timebase, max: 0 }); redrawAll(); });
+    if (S.plots.traces) S.plots.traces.setScale("x", S.display === "scroll" ? { min: -S.timebase, max: 0 } : { min: 0, max: S.timebase });
+    redrawAll(); });
+  $("display").addEventListener("change", e => { S.display = e.target.value; if (S.meta) makeTraces(); redrawAll(); });
   $("scale").addEventListener("change", e => { S.scale = +e.target.value; redrawAll(); });
   $("filters").addEventListener("change", e => { S.filtered = e.target.checked; if (S.ws && S.connected) S.ws.send(JSON.stringify({ filtered: S.filtered })); });
   $("pause").addEventListener("click", e => { S.paused = !S.paused; e.target.textContent = S.paused ? "resume" : "pause"; if (!S.paused) { S.dec.dirty = true; redrawAll(); } });
