@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.support.ui import Select
 
 from bci._view import ViewServer, ViewSettings
 
@@ -140,13 +141,13 @@ def test_bci_run_view_in_headless_chromium(browser, tmp_path, uid):
         )
         assert gap_ink in (0, -1)  # -1: the gap wraps past the right edge just now
         # scrolling draws every channel again
-        from selenium.webdriver.support.ui import Select
-
         Select(browser.find_element("id", "display")).select_by_value("scroll")
         wait_for(
             browser,
-            lambda s: browser.execute_script("return S.display") == "scroll"
-            and min(_inked_columns(browser)) > 100,
+            lambda s: (
+                browser.execute_script("return S.display") == "scroll"
+                and min(_inked_columns(browser)) > 100
+            ),
             timeout=10.0,
         )
         Select(browser.find_element("id", "display")).select_by_value("sweep")
