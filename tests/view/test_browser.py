@@ -132,9 +132,10 @@ def test_bci_run_view_in_headless_chromium(browser, tmp_path, uid):
             timeout=20.0,
         )
         # the default display sweeps: the columns just ahead of the newest sample are empty
+        assert browser.execute_script("return S.display") == "sweep"
         gap_ink = browser.execute_script(
             """const x = Math.ceil(xSweep(strip.tDrawn)) + 2, w = Math.floor(SWEEP_GAP * strip.w) - 4;
-            if (S.display !== "sweep" || x + w > strip.w) return -1;
+            if (x + w > strip.w) return -1;
             const px = strip.ctx.getImageData(x, 0, w, strip.h).data;
             let ink = 0; for (let k = 3; k < px.length; k += 4) if (px[k] > 0) ink++;
             return ink;"""

@@ -507,7 +507,6 @@ function secondTick() {
 }
 
 function init() {
-  if (location.search.includes("scroll")) { S.display = "scroll"; }
   fetch("config" + location.search).then(r => r.json()).then(cfg => {
     S.required = cfg.required; S.lineFreq = cfg.line_freq;
     const parts = [];
