@@ -55,7 +55,7 @@ function makeTraces() {
   const offsets = S.names.map((_, i) => n - 1 - i);
   const opts = {
     width: sz.tw, height: sz.th, legend: { show: false }, cursor: { show: false },
-    scales: { x: { time: false, auto: false, range: () => sweep ? [0, S.timebase] : [-S.timebase, 0] },
+    scales: { x: { time: false, auto: false, range: xRange },
               y: { auto: false, range: () => [Y_LO, n - 0.2] } },
     axes: [
       { label: sweep ? "time in the sweep (s; the gap is now)" : "time (s, 0 = newest sample)", size: 40, grid: { stroke: "#eef1f4" } },
@@ -92,6 +92,10 @@ function makeTraces() {
 // or the size change (and once a second with the filters off, to follow each channel's mean).
 const Y_LO = -0.8;
 const SWEEP_GAP = 0.03;  // the gap ahead of the newest sample, as a fraction of the width
+// the time axis: seconds into the sweep, or before the newest sample when scrolling
+function xRange() { return S.display === "scroll" ? [-S.timebase, 0] : [0, S.timebase]; }
+// the time a display shows: a sweep leaves its gap empty
+function span() { return S.display === "scroll" ? S.timebase : S.timebase * (1 - SWEEP_GAP); }
 const strip = { cv: null, ctx: null, w: 0, h: 0, pxPerS: 1, tRef: NaN, pRight: 0, tRight: NaN,
                 tDrawn: NaN, full: true, labelT: -Infinity, a: null, b: null, colors: [] };
 
@@ -162,7 +166,7 @@ function stripMarkers(all) {
   // markers and stimulus onsets: dashed lines, drawn once the traces reach them, with their
   // label left of the line (right of it at the left edge) unless it would cover the one before
   const ctx = strip.ctx, dpr = devicePixelRatio || 1, h = strip.h, sweep = S.display !== "scroll";
-  const tL = strip.tDrawn - S.timebase * (sweep ? 1 - SWEEP_GAP : 1);
+  const tL = strip.tDrawn - span();
   ctx.save();
   ctx.font = `${Math.round(10 * dpr)}px system-ui`; ctx.textBaseline = "top";
   ctx.lineWidth = dpr; ctx.setLineDash([4 * dpr, 3 * dpr]);
@@ -190,7 +194,7 @@ function stripFull() {
   strip.tDrawn = NaN;
   if (!S.T.length || !isFinite(S.tLatest)) return;
   const sweep = S.display !== "scroll", j1 = S.T.length - 1;
-  const j0 = sweep ? lowerBound(S.T, S.tLatest - S.timebase * (1 - SWEEP_GAP)) : Math.max(0, lowerBound(S.T, S.tLatest - S.timebase) - 1);
+  const j0 = Math.max(0, lowerBound(S.T, S.tLatest - span()) - (sweep ? 0 : 1));  // scroll: joined at the edge
   stripSamples(j0, j1);
   strip.tDrawn = S.T[j1];
   if (sweep) sweepClear(strip.tDrawn, strip.tDrawn);
@@ -207,7 +211,7 @@ function renderTraces() {
 function sweepStep() {
   const j0 = lowerBound(S.T, strip.tDrawn), j1 = S.T.length - 1;  // j0: the last sample drawn
   if (j1 <= j0) return false;
-  if (S.T[j1] - strip.tDrawn >= S.timebase * (1 - SWEEP_GAP)) { stripFull(); return true; }
+  if (S.T[j1] - strip.tDrawn >= span()) { stripFull(); return true; }
   // the gap moves on: clear up to the gap ahead of the newest sample, then draw the new samples
   sweepClear(strip.tDrawn, S.T[j1]);
   stripSamples(j0, j1);
@@ -517,8 +521,7 @@ function init() {
     $("filterdesc").textContent = `(${[bp, cfg.notch ? `notch ${cfg.notch} Hz` : ""].filter(Boolean).join(", ")})`;
   }).catch(() => {});
   $("timebase").addEventListener("change", e => { S.timebase = +e.target.value; S.dec.dirty = true;
-    if (S.plots.traces) S.plots.traces.setScale("x", S.display === "scroll" ? { min: -S.timebase, max: 0 } : { min: 0, max: S.timebase });
-    redrawAll(); });
+    const [min, max] = xRange(); if (S.plots.traces) S.plots.traces.setScale("x", { min, max }); redrawAll(); });
   $("display").addEventListener("change", e => { S.display = e.target.value; if (S.meta) makeTraces(); redrawAll(); });
   $("scale").addEventListener("change", e => { S.scale = +e.target.value; redrawAll(); });
   $("filters").addEventListener("change", e => { S.filtered = e.target.checked; if (S.ws && S.connected) S.ws.send(JSON.stringify({ filtered: S.filtered })); });
