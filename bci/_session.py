@@ -95,6 +95,7 @@ def _engine_settings(config: SessionConfig, decoder: Any):
         lsl_outputs=config.outputs.lsl.enabled,
         lsl_name=config.outputs.lsl.name,
         warmup=config.decoder.warmup,
+        realtime_priority=config.realtime_priority,
         publish_raw=config.outputs.mqtt.enabled and config.outputs.mqtt.publish_raw,
     )
 
@@ -181,6 +182,7 @@ async def _run(
     from ._decoder import DecoderONNX
     from ._ownership import new_session_id
     from ._runtime import Engine
+    from ._runtime._realtime import connect_source
 
     dcfg = config.decoder
     decoder = DecoderONNX(decoder_path or dcfg.path, provider=dcfg.provider, threads=dcfg.threads)
@@ -213,7 +215,9 @@ async def _run(
             await asyncio.to_thread(presenter.start)
             protocol = tuple(dict.fromkeys((*protocol, *presenter.source_ids)))
             expected |= presenter.source_ids
-        await asyncio.to_thread(source.connect)
+        settings = _engine_settings(config, decoder)
+        # liblsl's receiving threads inherit real-time scheduling from the connecting thread
+        await asyncio.to_thread(connect_source, source, settings.realtime_priority)
         for a in aux:
             await asyncio.to_thread(a.connect)
         aux += await asyncio.to_thread(
@@ -224,7 +228,6 @@ async def _run(
             list(config.recording.streams) if config.recording.enabled else [],
             expected,
         )
-        settings = _engine_settings(config, decoder)
         if config.recording.enabled:
             from ._recorder import RecorderXDF
 

@@ -37,6 +37,7 @@ from .._types import Chunk, Marker, StreamSpec
 from ._conditions import SustainedCondition
 from ._pipeline import Pipeline
 from ._postprocess import PostprocessSettings
+from ._realtime import connect_source, promote_thread
 from ._score import OnlineScore
 from ._stats import STAGES, Budgets, Counters, LatencyStats
 from ._window import Window
@@ -119,6 +120,13 @@ class EngineSettings:
         after each liblsl or onnxruntime call. The default, 0.5 ms, bounds that wait: in
         20-s default sessions on the loaded 2-core CI machine it took transport p50 from
         2.4 to 1.4 ms and decision p99 from 10-11 to 7-7.4 ms. ``None`` leaves Python's.
+    realtime_priority : int | None
+        ``SCHED_FIFO`` priority (1-99) of the hot-path thread and of liblsl's threads that
+        receive the decoded stream, so that no ordinary process on the machine (a browser
+        drawing the live view, a compiler) delays a decision by a scheduler slice. Linux
+        only; it needs root, ``CAP_SYS_NICE`` or ``ulimit -r``, and without them the hot path
+        keeps ordinary scheduling (the ``started`` event says which it got; see
+        :mod:`bci._runtime._realtime`). ``None``: ordinary scheduling.
     publish_raw : bool
         Also publish the decoded stream's raw chunks on MQTT (``raw`` topic; off by default:
         raw neural data stay local unless asked for).
@@ -158,6 +166,7 @@ class EngineSettings:
     warmup: int = 10
     metrics_interval: float = 1.0
     switch_interval: float | None = 0.0005
+    realtime_priority: int | None = 10
     publish_raw: bool = False
     mode: str = "auto"
     marker_stream: str | None = None
@@ -227,6 +236,7 @@ class Engine:
         self.counters = Counters()
         self.stats = LatencyStats(self.settings.budgets)
         self._prepared = False
+        self._receiving = "not connected yet"
         self._rates: dict[str, _Rate] = {}
         self._rec_ids: dict[str, int] = {}
         self._t_start = math.nan
@@ -253,7 +263,7 @@ class Engine:
         if self._prepared:
             return self
         s = self.settings
-        self.source.connect()
+        self._receiving = connect_source(self.source, s.realtime_priority)
         for aux in self.aux_sources:
             aux.connect()
         spec = self.source.spec
@@ -375,6 +385,10 @@ class Engine:
         old_switch = sys.getswitchinterval()
         if self.settings.switch_interval is not None:
             sys.setswitchinterval(self.settings.switch_interval)
+        # the executor's one thread takes its scheduling first, then runs the hot path
+        scheduling = await loop.run_in_executor(
+            hot, promote_thread, self.settings.realtime_priority
+        )
         hot_future = loop.run_in_executor(hot, self._hot_loop)
         tasks = [
             asyncio.create_task(self._pump(i, s), name=f"pump-{s.spec.name}")
@@ -383,7 +397,14 @@ class Engine:
         tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
         stopper = asyncio.create_task(stop.wait(), name="stop")
         waiters = [hot_future, *tasks, stopper]
-        self._event("started", model_id=self.model_id, provider=self.decoder.provider)
+        logger.info("hot path: %s; receiving the stream: %s", scheduling, self._receiving)
+        self._event(
+            "started",
+            model_id=self.model_id,
+            provider=self.decoder.provider,
+            scheduling=scheduling,
+            receiving=self._receiving,
+        )
         error: BaseException | None = None
         try:
             done, _ = await asyncio.wait(

@@ -42,6 +42,14 @@ class SessionConfig(ConfigModel):
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    realtime_priority: int | None = Field(
+        10,
+        ge=1,
+        le=99,
+        description="SCHED_FIFO priority of the hot path and of the threads receiving the "
+        "decoded stream (Linux; needs root, CAP_SYS_NICE or ulimit -r, else ordinary "
+        "scheduling and the log says so); null: ordinary scheduling.",
+    )
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     paradigm: SessionParadigmConfig | None = Field(
