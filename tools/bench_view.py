@@ -20,13 +20,15 @@
    second, ``window.bciView``), with the display samples/s the page received and the samples
    the server skipped for it (its bounded backlog), and Chromium's CPU.
 
-Usage: ``python tools/bench_view.py [--quick] [--rounds N] [--seg S] [--json F] [--md F]``
+Usage: ``python tools/bench_view.py [--quick] [--rounds N] [--seg S] [--no-realtime] [--json F]
+[--md F]``
 or ``bci bench --only view``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -186,10 +188,12 @@ class _Engine:
     from one uninterrupted run.
     """
 
-    def __init__(self, name: str, model: Path, duration: float) -> None:
+    def __init__(self, name: str, model: Path, duration: float, realtime: bool = True) -> None:
         import threading
 
         self.name, self.model, self.duration = name, model, duration
+        self.realtime = realtime
+        self.scheduling = "unknown"
         self.t_pub: list[float] = []
         self.latency_ms: list[float] = []
         self.ready = threading.Event()
@@ -215,7 +219,10 @@ class _Engine:
                 # estimate of the sender's rate could move a decision's reference time
                 SourceLSL(name=self.name, timeout=10.0, bufsize=2.0, dejitter=False),
                 DecoderONNX(self.model, provider="cpu", threads=1),
-                br.engine_settings(self.name, budget_ms=20.0),
+                dataclasses.replace(
+                    br.engine_settings(self.name, budget_ms=20.0),
+                    realtime_priority=10 if self.realtime else None,
+                ),
                 outlet_factory=OutletLSL,
                 on_decision=self._on_decision,
             )
@@ -227,6 +234,11 @@ class _Engine:
                 await engine.run(duration=self.duration, stop=self._halt)
 
             asyncio.run(main())
+            started = [e for e in engine.recent_events if e["event"] == "started"]
+            if started:  # what the hot path and its receiving threads ran under
+                self.scheduling = (
+                    f"{started[0]['scheduling']}; receiving: {started[0]['receiving']}"
+                )
             engine.close()
         except BaseException as exc:  # reported by the main thread
             self.error = exc
@@ -334,8 +346,14 @@ def _stop_views(views: dict) -> None:
             entry["view"].stop()
 
 
-def hot_path(seg: float, rounds: int, conditions: tuple[str, ...] = CONDITIONS) -> list[dict]:
-    """Alternate the conditions ``rounds`` times on scenario a; one result row per condition."""
+def hot_path(
+    seg: float, rounds: int, conditions: tuple[str, ...] = CONDITIONS, realtime: bool = True
+) -> list[dict]:
+    """Alternate the conditions ``rounds`` times on scenario a; one result row per condition.
+
+    ``realtime=False`` runs the hot path with ordinary scheduling (``realtime_priority=None``);
+    each row says what the hot path ran under.
+    """
     from bci._decoder import default_decoder_path
 
     model = default_decoder_path()
@@ -350,7 +368,7 @@ def hot_path(seg: float, rounds: int, conditions: tuple[str, ...] = CONDITIONS) 
     engine = None
     try:
         time.sleep(1.0)
-        engine = _Engine(name, model, run_s).start()
+        engine = _Engine(name, model, run_s, realtime).start()
         views = _start_views(name, conds, tmp)
         for r in range(rounds):
             order = conds if r % 2 == 0 else conds[::-1]  # cancel slow drifts in host load
@@ -396,6 +414,7 @@ def hot_path(seg: float, rounds: int, conditions: tuple[str, ...] = CONDITIONS) 
             "condition": cond,
             "rounds": rounds,
             "segment_s": seg,
+            "hot_path_scheduling": engine.scheduling,
             "decisions_per_segment": int(np.median([s["decisions"] for s in on_all + off_all])),
             "ratio_p99_median": round(float(np.median(ratios)), 3),
             "ratio_p99_min": round(float(np.min(ratios)), 3),
@@ -500,6 +519,7 @@ def run(
     rounds: int | None = None,
     conditions: tuple[str, ...] = CONDITIONS,
     page: bool = True,
+    realtime: bool = True,
 ) -> list[dict]:
     """Run both parts (the ``bci bench`` protocol: ``run(quick) -> list[dict]``).
 
@@ -517,10 +537,12 @@ def run(
         decisions and stamps, no view: what any consumer of the session's outputs costs).
     page : bool
         Also time the page's frame rate.
+    realtime : bool
+        The hot path under real-time scheduling, as sessions run it (else ordinary).
     """
     seg = seg or (8.0 if quick else 20.0)
     rounds = rounds or (5 if quick else 8)
-    results = hot_path(seg, rounds, conditions)
+    results = hot_path(seg, rounds, conditions, realtime)
     if page and Path(CHROMEDRIVER).exists():
         page_s = 8.0 if quick else 15.0
         results.append(page_rate(16, 250.0, page_s, 20.0))
@@ -550,6 +572,7 @@ def markdown(results: list[dict]) -> str:
                 f"{r['view_and_client_cpu_percent']} | {r.get('client_frames_per_s', '-')} | {r.get('client_kbytes_per_s', '-')} | "
                 f"{r['load_1min']} | {'yes' if r['pass'] else 'no'} |"
             )
+        lines.append(f"\nhot path: {hot[0].get('hot_path_scheduling', 'unknown')}")
     if page:
         lines += [
             "",
@@ -580,6 +603,11 @@ def main() -> None:
         help="off first, then any of lsl, ws, browser (default: all four)",
     )
     ap.add_argument("--no-page", action="store_true", help="skip the page frame-rate part")
+    ap.add_argument(
+        "--no-realtime",
+        action="store_true",
+        help="run the hot path with ordinary scheduling (realtime_priority: null)",
+    )
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--md", type=Path, default=None)
     args = ap.parse_args()
@@ -589,7 +617,7 @@ def main() -> None:
     conds = tuple(args.conditions.split(","))
     if conds[0] != "off" or not set(conds) <= {"off", "ws", "browser", "lsl"}:
         ap.error("--conditions: off first, then any of ws, browser, lsl")
-    results = run(args.quick, args.seg, args.rounds, conds, not args.no_page)
+    results = run(args.quick, args.seg, args.rounds, conds, not args.no_page, not args.no_realtime)
     text = markdown(results)
     print(text)  # noqa: T201 - the tool's output
     if args.json:
