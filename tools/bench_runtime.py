@@ -191,6 +191,10 @@ def _start_publisher(
     )
 
 
+# the hot path's real-time priority, as sessions run it; ``--no-realtime`` sets None
+REALTIME_PRIORITY: int | None = 10
+
+
 def engine_settings(name: str, budget_ms: float) -> EngineSettings:
     """Our engine's settings in every scenario: 1 s windows every 0.1 s to ``<name>-decisions``."""
     from bci._runtime import Budgets, EngineSettings
@@ -205,6 +209,7 @@ def engine_settings(name: str, budget_ms: float) -> EngineSettings:
         lsl_name=f"{name}-decisions",
         warmup=20,
         metrics_interval=5.0,
+        realtime_priority=REALTIME_PRIORITY,
     )
 
 
@@ -422,8 +427,16 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=None)
     ap.add_argument("--only", default=None, help="comma-separated scenario keys: a,a0,b,c")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--no-realtime",
+        action="store_true",
+        help="run our hot path with ordinary scheduling (realtime_priority: null)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.no_realtime:
+        global REALTIME_PRIORITY
+        REALTIME_PRIORITY = None
     res = run(args.quick, args.duration, args.only.split(",") if args.only else None)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
