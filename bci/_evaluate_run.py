@@ -211,6 +211,7 @@ def _settings(
         mode=cfg.window.mode,
         marker_stream=cfg.window.markers,
         grid_windows=True,  # the same windows in virtual time and over LSL
+        realtime_priority=cfg.realtime_priority,
     )
 
 
