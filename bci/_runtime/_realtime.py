@@ -29,7 +29,7 @@ from typing import Any
 
 __all__ = ["connect_source", "promote_thread", "promoted"]
 
-NOT_PERMITTED = "SCHED_FIFO not permitted: run as root, grant CAP_SYS_NICE or raise ulimit -r"
+NOT_PERMITTED = "SCHED_FIFO not permitted: raise ulimit -r (rtprio) or grant CAP_SYS_NICE"
 
 
 def promote_thread(priority: int | None) -> str:
@@ -45,19 +45,19 @@ def promote_thread(priority: int | None) -> str:
     Returns
     -------
     str
-        What the thread runs under: ``"SCHED_FIFO 10"``, ``"normal"``, or ``"normal (why)"``
-        when real-time scheduling was asked for and not granted.
+        What the thread runs under: ``"SCHED_FIFO 10"``, ``"ordinary"``, or
+        ``"ordinary (why)"`` when real-time scheduling was asked for and not granted.
     """
     if priority is None:
-        return "normal"
+        return "ordinary"
     if not hasattr(os, "sched_setscheduler"):  # macOS, Windows
-        return "normal (no real-time scheduling on this platform)"
+        return "ordinary (no real-time scheduling on this platform)"
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except PermissionError:
-        return f"normal ({NOT_PERMITTED})"
+        return f"ordinary ({NOT_PERMITTED})"
     except OSError as exc:  # e.g. a cgroup that grants no real-time time
-        return f"normal (SCHED_FIFO refused: {exc.strerror})"
+        return f"ordinary (SCHED_FIFO refused: {exc.strerror})"
     return f"SCHED_FIFO {priority}"
 
 

@@ -89,7 +89,7 @@ async def test_hot_path_and_stream_receiver_run_real_time(uid: str, tiny_onnx: P
 async def test_no_priority_leaves_ordinary_scheduling(uid: str, tiny_onnx: Path) -> None:
     seen = await _run(uid, tiny_onnx, None)
     assert seen["hot_policy"] == os.SCHED_OTHER
-    assert seen["started"]["scheduling"] == "normal"
+    assert seen["started"]["scheduling"] == "ordinary"
     assert seen["fifo_threads"] == set()
 
 
@@ -116,6 +116,6 @@ def test_without_the_right_the_thread_keeps_ordinary_scheduling() -> None:
     with os.fdopen(r) as f:
         report = json.loads(f.read() or "{}")
     os.waitpid(pid, 0)
-    assert report["got"] == f"normal ({NOT_PERMITTED})"
+    assert report["got"] == f"ordinary ({NOT_PERMITTED})"
     assert report["inside"] == report["got"]
     assert report["policy"] == os.SCHED_OTHER
