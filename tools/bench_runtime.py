@@ -191,15 +191,17 @@ def _start_publisher(
     )
 
 
-# the hot path's real-time priority, as sessions run it; ``--no-realtime`` sets None
-REALTIME_PRIORITY: int | None = 10
+def engine_settings(name: str, budget_ms: float, realtime: bool = True) -> EngineSettings:
+    """Our engine's settings in every scenario: 1 s windows every 0.1 s to ``<name>-decisions``.
 
+    ``realtime=False`` runs the hot path with ordinary scheduling (``realtime_priority=None``);
+    otherwise it is scheduled as sessions schedule it.
+    """
+    import dataclasses
 
-def engine_settings(name: str, budget_ms: float) -> EngineSettings:
-    """Our engine's settings in every scenario: 1 s windows every 0.1 s to ``<name>-decisions``."""
     from bci._runtime import Budgets, EngineSettings
 
-    return EngineSettings(
+    settings = EngineSettings(
         session="bench",
         window=1.0,
         hop=0.1,
@@ -209,11 +211,11 @@ def engine_settings(name: str, budget_ms: float) -> EngineSettings:
         lsl_name=f"{name}-decisions",
         warmup=20,
         metrics_interval=5.0,
-        realtime_priority=REALTIME_PRIORITY,
     )
+    return settings if realtime else dataclasses.replace(settings, realtime_priority=None)
 
 
-def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
+def _ours(name: str, model: Path, duration: float, budget_ms: float, realtime: bool) -> dict:
     import psutil
 
     from bci._decoder import DecoderONNX
@@ -223,7 +225,7 @@ def _ours(name: str, model: Path, duration: float, budget_ms: float) -> dict:
     engine = Engine(
         SourceLSL(name=name, timeout=10.0, bufsize=2.0),
         DecoderONNX(model, provider="cpu", threads=1),
-        engine_settings(name, budget_ms),
+        engine_settings(name, budget_ms, realtime),
         outlet_factory=OutletLSL,
     )
     engine.prepare()
@@ -297,7 +299,10 @@ def _machine() -> str:
 
 
 def run(
-    quick: bool = False, duration: float | None = None, only: list[str] | None = None
+    quick: bool = False,
+    duration: float | None = None,
+    only: list[str] | None = None,
+    realtime: bool = True,
 ) -> list[dict]:
     """Run the scenarios; return one dict per scenario (docs/design.md#benchmarks).
 
@@ -309,6 +314,8 @@ def run(
         Seconds per pipeline and scenario (300 for the 5-minute acceptance run of ``a``).
     only : list of str | None
         Scenario keys (``a``, ``a0``, ``b``, ``c``).
+    realtime : bool
+        Our hot path under real-time scheduling, as sessions run it (else ordinary).
     """
     from bci._decoder import default_decoder_path
 
@@ -345,7 +352,7 @@ def run(
                     n_seg,
                     seg,
                 )
-                ours_parts.append(_ours(name, model, seg, budget))
+                ours_parts.append(_ours(name, model, seg, budget, realtime))
                 peer_parts.append(_peer(name, model, seg, budget))
         finally:
             pub.kill()
@@ -434,10 +441,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    if args.no_realtime:
-        global REALTIME_PRIORITY
-        REALTIME_PRIORITY = None
-    res = run(args.quick, args.duration, args.only.split(",") if args.only else None)
+    only = args.only.split(",") if args.only else None
+    res = run(args.quick, args.duration, only, not args.no_realtime)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
     sys.stdout.write(markdown(res) + "\n")

@@ -28,7 +28,6 @@ or ``bci bench --only view``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -219,10 +218,7 @@ class _Engine:
                 # estimate of the sender's rate could move a decision's reference time
                 SourceLSL(name=self.name, timeout=10.0, bufsize=2.0, dejitter=False),
                 DecoderONNX(self.model, provider="cpu", threads=1),
-                dataclasses.replace(
-                    br.engine_settings(self.name, budget_ms=20.0),
-                    realtime_priority=10 if self.realtime else None,
-                ),
+                br.engine_settings(self.name, budget_ms=20.0, realtime=self.realtime),
                 outlet_factory=OutletLSL,
                 on_decision=self._on_decision,
             )

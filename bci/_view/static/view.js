@@ -51,7 +51,7 @@ function sizes() {
 // ---------------------------------------------------------------- plots
 function makeTraces() {
   if (S.plots.traces) { S.plots.traces.destroy(); S.plots.traces = null; }
-  const n = S.n, sz = sizes(), sweep = S.display !== "scroll";
+  const n = S.n, sz = sizes(), sweep = !scrolling();
   const offsets = S.names.map((_, i) => n - 1 - i);
   const opts = {
     width: sz.tw, height: sz.th, legend: { show: false }, cursor: { show: false },
@@ -92,10 +92,12 @@ function makeTraces() {
 // or the size change (and once a second with the filters off, to follow each channel's mean).
 const Y_LO = -0.8;
 const SWEEP_GAP = 0.03;  // the gap ahead of the newest sample, as a fraction of the width
+// the display in use: scroll when chosen, else the default sweep
+function scrolling() { return S.display === "scroll"; }
 // the time axis: seconds into the sweep, or before the newest sample when scrolling
-function xRange() { return S.display === "scroll" ? [-S.timebase, 0] : [0, S.timebase]; }
+function xRange() { return scrolling() ? [-S.timebase, 0] : [0, S.timebase]; }
 // the time a display shows: a sweep leaves its gap empty
-function span() { return S.display === "scroll" ? S.timebase : S.timebase * (1 - SWEEP_GAP); }
+function span() { return scrolling() ? S.timebase : S.timebase * (1 - SWEEP_GAP); }
 const strip = { cv: null, ctx: null, w: 0, h: 0, pxPerS: 1, tRef: NaN, pRight: 0, tRight: NaN,
                 tDrawn: NaN, full: true, labelT: -Infinity, a: null, b: null, colors: [] };
 
@@ -145,7 +147,7 @@ function stripSegment(j0, j1, xOf) {
 function stripSamples(j0, j1) {
   // samples j0..j1 in the chosen display; a sweep is cut where it wraps
   if (j1 <= j0) return;
-  if (S.display === "scroll") { stripSegment(j0, j1, xScroll); return; }
+  if (scrolling()) { stripSegment(j0, j1, xScroll); return; }
   let a = j0;
   for (let j = j0 + 1; j <= j1; j++) {
     if (xSweep(S.T[j]) < xSweep(S.T[j - 1])) { if (j - 1 > a) stripSegment(a, j - 1, xSweep); a = j; }
@@ -165,7 +167,7 @@ function sweepClear(t0, t1) {
 function stripMarkers(all) {
   // markers and stimulus onsets: dashed lines, drawn once the traces reach them, with their
   // label left of the line (right of it at the left edge) unless it would cover the one before
-  const ctx = strip.ctx, dpr = devicePixelRatio || 1, h = strip.h, sweep = S.display !== "scroll";
+  const ctx = strip.ctx, dpr = devicePixelRatio || 1, h = strip.h, sweep = !scrolling();
   const tL = strip.tDrawn - span();
   ctx.save();
   ctx.font = `${Math.round(10 * dpr)}px system-ui`; ctx.textBaseline = "top";
@@ -193,7 +195,7 @@ function stripFull() {
   strip.tRef = strip.tRight = S.tLatest; strip.pRight = 0; strip.labelT = -Infinity; strip.full = false;
   strip.tDrawn = NaN;
   if (!S.T.length || !isFinite(S.tLatest)) return;
-  const sweep = S.display !== "scroll", j1 = S.T.length - 1;
+  const sweep = !scrolling(), j1 = S.T.length - 1;
   const j0 = Math.max(0, lowerBound(S.T, S.tLatest - span()) - (sweep ? 0 : 1));  // scroll: joined at the edge
   stripSamples(j0, j1);
   strip.tDrawn = S.T[j1];
@@ -205,7 +207,7 @@ function renderTraces() {
   // returns true when something new was drawn
   if (!strip.cv || !S.T.length || !isFinite(S.tLatest)) return false;
   if (strip.full || !isFinite(strip.tDrawn)) { stripFull(); return true; }
-  return S.display === "scroll" ? scrollStep() : sweepStep();
+  return scrolling() ? scrollStep() : sweepStep();
 }
 
 function sweepStep() {
